@@ -1,0 +1,54 @@
+"""Open MCP client connections to catalog servers: in memory, over stdio, or over HTTP."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from mcp.client.client import Client
+from mcp.client.stdio import StdioServerParameters
+
+from mcpfactory.catalog import catalog_root, server_module
+
+__all__ = ["Transport", "connect", "stdio_parameters", "unwrap"]
+
+Transport = Literal["memory", "stdio"]
+
+
+def stdio_parameters(env: str, *extra: str) -> StdioServerParameters:
+    """Parameters that start `python -m servers.<env>` from the catalog's parent folder."""
+    root = catalog_root()
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", f"servers.{env}", *extra],
+        cwd=str(root.parent),
+        env={"PYTHONPATH": str(root.parent), "PATH": os.environ.get("PATH", "")},
+    )
+
+
+@asynccontextmanager
+async def connect(env: str, transport: Transport = "memory", *, control: bool = False) -> AsyncIterator[Client]:
+    """Yield a connected handshake-era MCP client: one connection is one session of the environment."""
+    target: Any
+    if transport == "memory":
+        target = server_module(env).build(control=control)
+    else:
+        target = stdio_parameters(env, *(["--control"] if control else []))
+    async with Client(target, mode="legacy") as client:
+        yield client
+
+
+def unwrap(structured: Any, output_schema: dict[str, Any] | None) -> Any:
+    """Undo the SDK's `{"result": value}` wrapping of non-object results, judged by the output schema."""
+    if (
+        isinstance(structured, dict)
+        and output_schema is not None
+        and set(output_schema.get("properties", {})) == {"result"}
+        and output_schema.get("required") == ["result"]
+        and set(structured) == {"result"}
+    ):
+        return structured["result"]
+    return structured

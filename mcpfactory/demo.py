@@ -1,0 +1,69 @@
+"""`mcpfactory demo`: compile the catalog, start each server and exercise it through a real MCP client."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+from mcpfactory.catalog import catalog_root, env_names
+from mcpfactory.compiler import compile_spec
+from mcpfactory.connect import connect, unwrap
+from mcpfactory.errors import SpecError
+from mcpfactory.spec import load_spec
+
+__all__ = ["run_demo"]
+
+
+def _short(value: Any, limit: int = 100) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def _exercise(env: str, say: Callable[[str], None]) -> bool:
+    spec = load_spec(catalog_root() / env / "spec.yaml").spec
+    ok = True
+    async with connect(env, "stdio", control=True) as client:
+        tools = (await client.list_tools()).tools
+        say(f"  started `python -m servers.{env}` over stdio: {len(tools)} tools")
+        schemas = {tool.name: tool.output_schema for tool in tools}
+        for name, tool in spec.tools.items():
+            for example in tool.examples[:2]:
+                await client.call_tool("_control_reset", {})
+                for call in example.before:
+                    await client.call_tool(call.tool, call.args)
+                result = await client.call_tool(name, example.args)
+                text = "".join(getattr(block, "text", "") for block in result.content)
+                if example.error is not None:
+                    code = (result.meta or {}).get("io.mcpfactory/error", {}).get("code")
+                    passed = result.is_error and code == example.error
+                    shown = f"refused: {_short(text)}"
+                else:
+                    passed = not result.is_error and unwrap(result.structured_content, schemas[name]) == example.returns
+                    shown = _short(text)
+                ok &= passed
+                mark = "ok " if passed else "FAIL"
+                say(f"    [{mark}] {name}({_short(example.args, 60)}) -> {shown}")
+        digest = json.loads((await client.call_tool("_control_state_hash", {})).content[0].text)  # type: ignore[union-attr]
+        say(f"  state sha256 after the last example: {digest['state_sha256'][:16]}…")
+    return ok
+
+
+def run_demo(say: Callable[[str], None]) -> int:
+    """Compile every spec, then call every tool example over stdio; return 0 if all behaved."""
+    names = env_names()
+    failures = 0
+    for env in names:
+        try:
+            result = compile_spec(catalog_root() / env / "spec.yaml")
+        except SpecError as exc:
+            say(f"{env}: spec does not load\n{exc}")
+            failures += 1
+            continue
+        say(f"{env}: compiled ({'wrote ' + str(len(result.written)) + ' files' if result.written else 'up to date'})")
+        if not anyio.run(_exercise, env, say):
+            failures += 1
+    say(f"{len(names) - failures} of {len(names)} environments behaved as their specs say")
+    return 1 if failures else 0

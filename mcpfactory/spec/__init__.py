@@ -1,0 +1,34 @@
+"""Environment specs: the pydantic model, the type syntax and the loader."""
+
+from mcpfactory.spec._loader import LoadedSpec, ResolvedField, ResolvedParam, iter_specs, load_spec, spec_sha256
+from mcpfactory.spec._model import (
+    CallSpec,
+    CollectionSpec,
+    EnvSpec,
+    ExampleSpec,
+    FieldSpec,
+    InvariantSpec,
+    ParamSpec,
+    ToolSpec,
+    TypeSpec,
+)
+from mcpfactory.spec._types import TypeExpr
+
+__all__ = [
+    "CallSpec",
+    "CollectionSpec",
+    "EnvSpec",
+    "ExampleSpec",
+    "FieldSpec",
+    "InvariantSpec",
+    "LoadedSpec",
+    "ParamSpec",
+    "ResolvedField",
+    "ResolvedParam",
+    "ToolSpec",
+    "TypeExpr",
+    "TypeSpec",
+    "iter_specs",
+    "load_spec",
+    "spec_sha256",
+]

@@ -1,0 +1,661 @@
+"""Load a spec file: parse YAML with positions, validate, resolve types, check bodies and seeds.
+
+Every mistake becomes a `SpecIssue` with file, line, column and field path; all
+issues found are reported together (a model repairing a draft sees them all).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import keyword
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, NotRequired
+
+import pydantic
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+from typing_extensions import TypedDict
+
+from mcpfactory.errors import SpecError, SpecIssue
+from mcpfactory.spec import _restrict
+from mcpfactory.spec._model import EnvSpec, FieldSpec, ParamSpec
+from mcpfactory.spec._types import SCALARS, TypeExpr, TypeSyntaxError, literal_from_enum, parse_type
+
+__all__ = ["LoadedSpec", "ResolvedField", "ResolvedParam", "load_spec", "spec_sha256"]
+
+Loc = tuple[str | int, ...]
+TOOL_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,63}$")
+INJECTED = frozenset({"state", "rng", "now", "ToolError"})
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedField:
+    name: str
+    type: TypeExpr
+    description: str | None = None
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedParam:
+    name: str
+    type: TypeExpr
+    description: str | None = None
+    default: Any = None
+    has_default: bool = False
+
+
+@dataclass
+class LoadedSpec:
+    """A spec that loaded cleanly, with everything the compiler and verifier need."""
+
+    spec: EnvSpec
+    path: Path
+    sha256: str
+    types: dict[str, list[ResolvedField]]  # named types and record types, in dependency order
+    records: dict[str, str]  # collection -> record type name
+    params: dict[str, list[ResolvedParam]]
+    returns: dict[str, TypeExpr]
+    seed: dict[str, dict[str, Any]]
+    seed_files: dict[str, str]  # collection -> path relative to the spec, for file seeds
+    python_types: dict[str, Any] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def validator(self, type_expr: TypeExpr) -> pydantic.TypeAdapter[Any]:
+        return pydantic.TypeAdapter(_python_type(type_expr, self.python_types))
+
+
+def spec_sha256(path: Path, data_files: Iterable[Path] = ()) -> str:
+    """Hash a spec and the seed files it names, so a change to either is a new version."""
+    digest = hashlib.sha256(path.read_bytes())
+    for data in sorted(data_files):
+        digest.update(b"\0" + data.relative_to(path.parent).as_posix().encode() + b"\0")
+        digest.update(data.read_bytes())
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- positions
+
+
+class _Source:
+    """The parsed YAML tree, used to turn a field path into a line and column."""
+
+    def __init__(self, path: Path, text: str, root: Any) -> None:
+        self.path = path
+        self.display = _display_path(path)
+        self.lines = text.splitlines()
+        self.root = root
+
+    def position(self, loc: Loc, *, at_key: bool = False) -> tuple[int, int]:
+        node, line, col = self.root, 0, 0
+        for index, part in enumerate(loc):
+            last = index == len(loc) - 1
+            if isinstance(node, CommentedMap) and part in node:
+                line, col = node.lc.key(part) if (last and at_key) else node.lc.value(part)
+                node = node[part]
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+                line, col = node.lc.item(part)
+                node = node[part]
+            elif isinstance(node, CommentedMap | CommentedSeq):
+                line, col = node.lc.line, node.lc.col
+                break
+            else:
+                break
+        return line + 1, col + 1
+
+    def body_position(self, loc: Loc, body_line: int, body_col: int) -> tuple[int, int]:
+        """Locate a line/column inside a string value (a body or expression)."""
+        line, col = self.position(loc)
+        value = self._value(loc)
+        if isinstance(value, LiteralScalarString | FoldedScalarString):
+            first = line  # the indicator's line (1-based) is the line before the content
+            content_line = first + body_line
+            text = self.lines[content_line - 1] if content_line - 1 < len(self.lines) else ""
+            indent = len(text) - len(text.lstrip(" "))
+            return content_line, indent + body_col
+        quoted = 1 if line - 1 < len(self.lines) and self.lines[line - 1][col - 1 : col] in ("'", '"') else 0
+        return line + body_line - 1, col + quoted + body_col - 1
+
+    def _value(self, loc: Loc) -> Any:
+        node = self.root
+        for part in loc:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return node
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _suggest(word: str, options: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+# --------------------------------------------------------------------------- checking
+
+
+class _Checker:
+    def __init__(self, source: _Source) -> None:
+        self.source = source
+        self.issues: list[SpecIssue] = []
+
+    def add(self, loc: Loc, message: str, hint: str | None = None, *, at_key: bool = False) -> None:
+        line, col = self.source.position(loc, at_key=at_key)
+        self._append(loc, line, col, message, hint)
+
+    def add_at(self, loc: Loc, line: int, col: int, message: str, hint: str | None = None) -> None:
+        self._append(loc, line, col, message, hint)
+
+    def _append(self, loc: Loc, line: int, col: int, message: str, hint: str | None) -> None:
+        path = ".".join(str(part) for part in loc)
+        self.issues.append(SpecIssue(self.source.display, line, col, path, message, hint))
+
+    def type_issue(self, loc: Loc, exc: TypeSyntaxError) -> None:
+        line, col = self.source.position(loc)
+        quoted = (
+            self.source.lines[line - 1][col - 1 : col] in ("'", '"') if line - 1 < len(self.source.lines) else False
+        )
+        self._append(loc, line, col + exc.col + (1 if quoted else 0), exc.message, exc.hint)
+
+
+_MODEL_FIELDS: dict[str, list[str]] = {}
+
+
+def _pydantic_issues(checker: _Checker, error: pydantic.ValidationError, data: Any) -> None:
+    for item in error.errors(include_url=False):
+        loc = _data_loc(item["loc"], data)
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            parent = _resolve(data, loc[:-1])
+            known = _known_fields(loc[:-1], parent)
+            checker.add(loc, f"unknown field '{loc[-1]}'", _suggest(str(loc[-1]), known), at_key=True)
+        elif kind == "missing":
+            checker.add(loc[:-1], f"missing required field '{loc[-1]}'")
+        else:
+            checker.add(loc, item["msg"])
+
+
+def _data_loc(raw: tuple[Any, ...], data: Any) -> Loc:
+    """Drop pydantic's union-branch labels from a location, keeping the path through the data."""
+    loc: list[str | int] = []
+    node = data
+    for part in raw:
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
+            loc.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part not in _UNION_LABELS:
+            loc.append(part)  # a missing or unknown key
+            node = None
+    return tuple(loc)
+
+
+_UNION_LABELS = {"str", "FieldSpec", "ParamSpec", "list[dict[str,any]]", "dict[str,dict[str,any]]", "function-after"}
+
+
+def _resolve(data: Any, loc: Loc) -> Any:
+    for part in loc:
+        data = data[part]
+    return data
+
+
+def _known_fields(loc: Loc, parent: Any) -> list[str]:
+    from mcpfactory.spec import _model
+
+    shapes: list[tuple[tuple[str, ...], type[pydantic.BaseModel]]] = [
+        ((), _model.EnvSpec),
+        (("types", "*"), _model.TypeSpec),
+        (("collections", "*"), _model.CollectionSpec),
+        (("tools", "*"), _model.ToolSpec),
+        (("tools", "*", "examples", "#"), _model.ExampleSpec),
+        (("invariants", "#"), _model.InvariantSpec),
+        (("tools", "*", "params", "*"), _model.ParamSpec),
+        (("collections", "*", "fields", "*"), _model.FieldSpec),
+        (("types", "*", "fields", "*"), _model.FieldSpec),
+    ]
+    for pattern, model in shapes:
+        if len(pattern) == len(loc) and all(
+            (p == "*" and isinstance(x, str)) or (p == "#" and isinstance(x, int)) or p == x
+            for p, x in zip(pattern, loc, strict=True)
+        ):
+            return list(model.model_fields)
+    return list(parent) if isinstance(parent, dict) else []
+
+
+# --------------------------------------------------------------------------- dynamic python types
+
+
+def _python_type(expr: TypeExpr, named: dict[str, Any]) -> Any:
+    if expr.kind == "scalar":
+        return {"str": str, "int": int, "float": float, "bool": bool, "any": Any, "None": type(None)}[expr.name]
+    if expr.kind == "list":
+        return list[_python_type(expr.args[0], named)]  # type: ignore[misc]
+    if expr.kind == "dict":
+        return dict[str, _python_type(expr.args[0], named)]  # type: ignore[misc]
+    if expr.kind == "optional":
+        return _python_type(expr.args[0], named) | None
+    if expr.kind == "literal":
+        return Literal[expr.values]
+    if expr.kind == "ref":
+        return str
+    return named[expr.name]
+
+
+def _typed_dict(name: str, fields: list[ResolvedField], named: dict[str, Any]) -> Any:
+    annotations: dict[str, Any] = {}
+    for f in fields:
+        annotation = _python_type(f.type, named)
+        annotations[f.name] = NotRequired[annotation] if f.optional else annotation
+    typed = TypedDict(name, annotations)  # type: ignore[misc]
+    typed.__pydantic_config__ = pydantic.ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+    return typed
+
+
+# --------------------------------------------------------------------------- the loader
+
+
+def load_spec(path: str | Path) -> LoadedSpec:
+    """Load and check a spec file; raise `SpecError` listing every mistake."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError([SpecIssue(_display_path(path), 1, 1, "", f"cannot read spec: {exc.strerror}")]) from None
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        root = yaml.load(text)
+    except DuplicateKeyError as exc:
+        mark = exc.problem_mark
+        key = (exc.problem or "").split('"')[1] if '"' in (exc.problem or "") else "?"
+        raise SpecError(
+            [
+                SpecIssue(
+                    _display_path(path),
+                    mark.line + 1 if mark else 1,
+                    mark.column + 1 if mark else 1,
+                    "",
+                    f"duplicate key '{key}'",
+                    "each tool, collection, type and field name may appear once",
+                )
+            ]
+        ) from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise SpecError(
+            [
+                SpecIssue(
+                    _display_path(path),
+                    mark.line + 1 if mark else 1,
+                    mark.column + 1 if mark else 1,
+                    "",
+                    f"invalid YAML: {exc.problem or exc.context}",
+                )
+            ]
+        ) from None
+    except YAMLError as exc:
+        raise SpecError([SpecIssue(_display_path(path), 1, 1, "", f"invalid YAML: {exc}")]) from None
+    source = _Source(path, text, root)
+    checker = _Checker(source)
+    data = _plain(root)
+    if not isinstance(data, dict):
+        checker.add((), "a spec is a YAML mapping with name, description, collections and tools")
+        raise SpecError(checker.issues)
+    try:
+        spec = EnvSpec.model_validate(data)
+    except pydantic.ValidationError as exc:
+        _pydantic_issues(checker, exc, data)
+        raise SpecError(checker.issues) from None
+    loaded = _Analysis(spec, path, checker).run()
+    if checker.issues:
+        raise SpecError(checker.issues)
+    assert loaded is not None
+    return loaded
+
+
+class _Analysis:
+    """The semantic checks that follow schema validation."""
+
+    def __init__(self, spec: EnvSpec, path: Path, checker: _Checker) -> None:
+        self.spec = spec
+        self.path = path
+        self.c = checker
+        self.types: dict[str, list[ResolvedField]] = {}
+        self.records: dict[str, str] = {c: s.record for c, s in spec.collections.items()}
+
+    def run(self) -> LoadedSpec | None:
+        spec = self.spec
+        try:
+            datetime.fromisoformat(spec.clock)
+        except ValueError:
+            self.c.add(("clock",), f"clock {spec.clock!r} is not an ISO datetime", "e.g. '2024-05-15T10:00:00'")
+        known = self._declare_names()
+        collections = set(spec.collections)
+        raw_fields: dict[str, tuple[Loc, dict[str, Any]]] = {}
+        for name, type_spec in spec.types.items():
+            raw_fields[name] = (("types", name, "fields"), type_spec.fields)
+        for coll, coll_spec in spec.collections.items():
+            raw_fields[coll_spec.record] = (("collections", coll, "fields"), coll_spec.fields)
+        for name, (loc, fields) in raw_fields.items():
+            self.types[name] = [self._field((*loc, fname), fname, f, known, collections) for fname, f in fields.items()]
+        order = self._dependency_order(raw_fields)
+        if self.c.issues:
+            return None
+        python_types: dict[str, Any] = {}
+        for name in order:
+            python_types[name] = _typed_dict(name, self.types[name], python_types)
+        self._check_keys()
+        seed, seed_files = self._load_seeds(python_types)
+        params, returns = self._check_tools(known, collections, python_types)
+        self._check_invariants()
+        if self.c.issues:
+            return None
+        data_files = [self.path.parent / rel for rel in seed_files.values()]
+        return LoadedSpec(
+            spec=spec,
+            path=self.path,
+            sha256=spec_sha256(self.path, data_files),
+            types={name: self.types[name] for name in order},
+            records=self.records,
+            params=params,
+            returns=returns,
+            seed=seed,
+            seed_files=seed_files,
+            python_types=python_types,
+        )
+
+    def _declare_names(self) -> set[str]:
+        known: set[str] = set()
+        reserved = {*SCALARS, "list", "dict", "Literal", "ref", "State", "Any", "Collection", "ToolError"}
+        for name in self.spec.types:
+            if name in reserved or keyword.iskeyword(name) or not name.isidentifier():
+                self.c.add(("types", name), f"'{name}' cannot name a type", "use a CamelCase name", at_key=True)
+            known.add(name)
+        for coll, coll_spec in self.spec.collections.items():
+            if not coll.isidentifier() or keyword.iskeyword(coll) or coll.startswith("_"):
+                self.c.add(
+                    ("collections", coll), f"'{coll}' cannot name a collection", "use a snake_case name", at_key=True
+                )
+            if coll_spec.record in known or coll_spec.record in reserved:
+                self.c.add(("collections", coll, "record"), f"record type '{coll_spec.record}' is already declared")
+            known.add(coll_spec.record)
+        return known
+
+    def _field(self, loc: Loc, name: str, raw: str | FieldSpec, known: set[str], colls: set[str]) -> ResolvedField:
+        spec = raw if isinstance(raw, FieldSpec) else FieldSpec.model_validate({"type": raw})
+        if not name.isidentifier() or keyword.iskeyword(name):
+            self.c.add(loc, f"field name '{name}' is not a valid identifier", at_key=True)
+        type_loc = (*loc, "type") if isinstance(raw, FieldSpec) else loc
+        try:
+            expr = parse_type(spec.type, known, colls)
+        except TypeSyntaxError as exc:
+            self.c.type_issue(type_loc, exc)
+            expr = TypeExpr("scalar", "any")
+        return ResolvedField(name, expr, spec.description, spec.optional)
+
+    def _dependency_order(self, raw: dict[str, tuple[Loc, dict[str, Any]]]) -> list[str]:
+        order: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(name: str, trail: list[str]) -> None:
+            if state.get(name) == 2:
+                return
+            if state.get(name) == 1:
+                cycle = " -> ".join([*trail[trail.index(name) :], name])
+                self.c.add(raw[name][0], f"recursive type: {cycle}", "nest a list of keys (ref[...]) instead")
+                return
+            state[name] = 1
+            for f in self.types[name]:
+                for dep in sorted(f.type.names()):
+                    if dep in self.types:
+                        visit(dep, [*trail, name])
+            state[name] = 2
+            order.append(name)
+
+        for name in self.types:
+            visit(name, [])
+        return order
+
+    def _check_keys(self) -> None:
+        for coll, coll_spec in self.spec.collections.items():
+            fields = {f.name: f for f in self.types[coll_spec.record]}
+            key_field = fields.get(coll_spec.key)
+            if (
+                key_field is not None
+                and key_field.type.kind not in ("ref",)
+                and key_field.type != TypeExpr("scalar", "str")
+            ):
+                self.c.add(
+                    ("collections", coll, "fields", coll_spec.key),
+                    f"key field '{coll_spec.key}' must be a str (keys are JSON object keys)",
+                )
+            if key_field is None and isinstance(coll_spec.seed, list) and coll_spec.seed:
+                self.c.add(
+                    ("collections", coll, "key"),
+                    f"key '{coll_spec.key}' is not a field of {coll_spec.record}, so list seeds cannot be keyed",
+                    _suggest(coll_spec.key, fields) or f"declare '{coll_spec.key}: str' in fields, or give a mapping",
+                )
+
+    def _load_seeds(self, python_types: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        seed: dict[str, dict[str, Any]] = {}
+        files: dict[str, str] = {}
+        for coll, coll_spec in self.spec.collections.items():
+            loc: Loc = ("collections", coll, "seed")
+            raw: Any = coll_spec.seed
+            row_loc = loc
+            if isinstance(raw, str):
+                data_path = (self.path.parent / raw).resolve()
+                if not data_path.is_relative_to(self.path.parent.resolve()):
+                    self.c.add(loc, f"seed file {raw!r} is outside the spec's folder")
+                    continue
+                try:
+                    raw = json.loads(data_path.read_text(encoding="utf-8"))
+                except OSError:
+                    self.c.add(loc, f"seed file {raw!r} not found", f"expected at {_display_path(data_path)}")
+                    continue
+                except json.JSONDecodeError as exc:
+                    self.c.add(
+                        loc,
+                        f"seed file {coll_spec.seed!r} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                    )
+                    continue
+                files[coll] = coll_spec.seed  # type: ignore[assignment]
+                row_loc = loc  # rows of a file seed are reported at the seed line
+            key_field = coll_spec.key
+            fields = {f.name for f in self.types[coll_spec.record]}
+            records: dict[str, Any] = {}
+            if isinstance(raw, list):
+                for index, record in enumerate(raw):
+                    at = (*row_loc, index) if row_loc == loc and not isinstance(coll_spec.seed, str) else row_loc
+                    if not isinstance(record, dict) or key_field not in record:
+                        self.c.add(at, f"seed row {index} has no key field '{key_field}'")
+                        continue
+                    key = record[key_field]
+                    if not isinstance(key, str):
+                        self.c.add(at, f"seed row {index}: key '{key_field}' must be a string, not {key!r}")
+                        continue
+                    if key in records:
+                        self.c.add(at, f"seed row {index}: duplicate key {key!r}")
+                    records[key] = record
+            elif isinstance(raw, dict):
+                records = raw
+            else:
+                self.c.add(loc, "a seed is a list of records or a mapping {key: record}")
+                continue
+            adapter = pydantic.TypeAdapter(python_types[coll_spec.record])
+            for key, record in records.items():
+                at = (*loc, key) if isinstance(coll_spec.seed, dict) else loc
+                if isinstance(coll_spec.seed, list):
+                    index = next((i for i, r in enumerate(coll_spec.seed) if r is record), None)
+                    at = (*loc, index) if index is not None else loc
+                try:
+                    adapter.validate_python(record, strict=True)
+                except pydantic.ValidationError as exc:
+                    first = exc.errors(include_url=False)[0]
+                    where = ".".join(str(p) for p in first["loc"])
+                    self.c.add(
+                        at,
+                        f"seed record {key!r} does not match {coll_spec.record}: {where}: {first['msg']}".replace(
+                            ": : ", ": "
+                        ),
+                    )
+                    continue
+                if key_field in fields and record.get(key_field) != key:
+                    self.c.add(at, f"seed record {key!r} has {key_field}={record.get(key_field)!r}, not its key")
+            seed[coll] = records
+        return seed, files
+
+    def _check_tools(
+        self, known: set[str], colls: set[str], python_types: dict[str, Any]
+    ) -> tuple[dict[str, list[ResolvedParam]], dict[str, TypeExpr]]:
+        all_params: dict[str, list[ResolvedParam]] = {}
+        returns: dict[str, TypeExpr] = {}
+        for tool_name, tool in self.spec.tools.items():
+            tloc: Loc = ("tools", tool_name)
+            if not TOOL_NAME.match(tool_name) or keyword.iskeyword(tool_name):
+                self.c.add(tloc, f"tool name '{tool_name}' must match ^[a-zA-Z][a-zA-Z0-9_]{{0,63}}$", at_key=True)
+            if not tool.description.strip():
+                self.c.add((*tloc, "description"), "empty description", "say what the tool does for the agent")
+            params: list[ResolvedParam] = []
+            for pname, raw in tool.params.items():
+                ploc = (*tloc, "params", pname)
+                spec = raw if isinstance(raw, ParamSpec) else ParamSpec.model_validate({"type": raw})
+                if not pname.isidentifier() or keyword.iskeyword(pname) or pname.startswith("_"):
+                    self.c.add(ploc, f"parameter name '{pname}' is not a valid identifier", at_key=True)
+                elif pname in INJECTED:
+                    self.c.add(ploc, f"parameter name '{pname}' is reserved for the body's scope", at_key=True)
+                try:
+                    expr = parse_type(spec.type, known, colls)
+                except TypeSyntaxError as exc:
+                    self.c.type_issue((*ploc, "type") if isinstance(raw, ParamSpec) else ploc, exc)
+                    continue
+                if spec.enum is not None:
+                    if expr.kind not in ("scalar", "ref") or expr.name not in ("str", "int", ""):
+                        self.c.add((*ploc, "enum"), "enum applies to str or int parameters")
+                    expr = literal_from_enum(spec.enum)
+                param = ResolvedParam(pname, expr, spec.description, spec.default, spec.has_default)
+                if param.has_default:
+                    try:
+                        pydantic.TypeAdapter(_python_type(expr, python_types)).validate_python(
+                            spec.default, strict=True
+                        )
+                    except pydantic.ValidationError as exc:
+                        self.c.add(
+                            (*ploc, "default"),
+                            f"default {spec.default!r} is not a {spec.type}: {exc.errors()[0]['msg']}",
+                        )
+                params.append(param)
+            seen_default = False
+            for param in params:
+                seen_default = seen_default or param.has_default
+            all_params[tool_name] = params
+            try:
+                returns[tool_name] = parse_type(tool.returns, known, colls)
+            except TypeSyntaxError as exc:
+                self.c.type_issue((*tloc, "returns"), exc)
+            for code, template in tool.errors.items():
+                if not code.isidentifier():
+                    self.c.add((*tloc, "errors", code), f"error code '{code}' is not an identifier", at_key=True)
+                try:
+                    _restrict.template_fields(template)
+                except ValueError as exc:
+                    self.c.add((*tloc, "errors", code), f"bad message template: {exc}")
+            self._check_code((*tloc, "body"), tool.body, params=[p.name for p in params], errors=tool.errors)
+            if tool_name in returns:
+                self._check_examples(tool_name, params, returns[tool_name], python_types)
+        return all_params, returns
+
+    def _check_code(
+        self, loc: Loc, source: str, *, params: list[str] | None = None, errors: dict[str, str] | None = None
+    ) -> None:
+        if params is None:
+            violations = _restrict.check_expression(source)
+        else:
+            violations = _restrict.check_body(source, params=params, error_templates=errors)
+        for v in violations:
+            line, col = self.c.source.body_position(loc, v.line, v.col)
+            self.c.add_at(loc, line, col, v.message, v.hint)
+
+    def _check_examples(
+        self, tool_name: str, params: list[ResolvedParam], returns: TypeExpr, python_types: dict[str, Any]
+    ) -> None:
+        tool = self.spec.tools[tool_name]
+        fields: dict[str, Any] = {
+            p.name: (_python_type(p.type, python_types), p.default if p.has_default else ...) for p in params
+        }
+        model = pydantic.create_model(
+            f"{tool_name}_args", __config__=pydantic.ConfigDict(extra="forbid", strict=True), **fields
+        )
+        result_adapter = pydantic.TypeAdapter(_python_type(returns, python_types))
+        for index, example in enumerate(tool.examples):
+            eloc: Loc = ("tools", tool_name, "examples", index)
+            try:
+                model.model_validate(example.args)
+            except pydantic.ValidationError as exc:
+                for item in exc.errors(include_url=False):
+                    where = ".".join(str(p) for p in item["loc"])
+                    self.c.add((*eloc, "args"), f"example arguments: {where}: {item['msg']}")
+            if example.expects_result == (example.error is not None):
+                self.c.add(eloc, "an example gives exactly one of 'returns' or 'error'")
+            if example.error is not None and example.error not in tool.errors:
+                self.c.add(
+                    (*eloc, "error"), f"unknown error code '{example.error}'", _suggest(example.error, tool.errors)
+                )
+            if example.expects_result:
+                try:
+                    result_adapter.validate_python(example.returns, strict=True)
+                except pydantic.ValidationError as exc:
+                    first = exc.errors(include_url=False)[0]
+                    where = ".".join(str(p) for p in first["loc"])
+                    self.c.add((*eloc, "returns"), f"example result is not a {tool.returns}: {where}: {first['msg']}")
+            for cindex, call in enumerate(example.before):
+                if call.tool not in self.spec.tools:
+                    self.c.add(
+                        (*eloc, "before", cindex, "tool"),
+                        f"unknown tool '{call.tool}'",
+                        _suggest(call.tool, self.spec.tools),
+                    )
+
+    def _check_invariants(self) -> None:
+        seen: set[str] = set()
+        for index, inv in enumerate(self.spec.invariants):
+            loc: Loc = ("invariants", index)
+            if inv.name in seen:
+                self.c.add((*loc, "name"), f"duplicate invariant '{inv.name}'")
+            seen.add(inv.name)
+            self._check_code((*loc, "check"), inv.check)
+
+
+def iter_specs(root: Path) -> Iterator[Path]:
+    """Yield every `spec.yaml` under `root/*/`, sorted."""
+    yield from sorted(root.glob("*/spec.yaml"))

@@ -1,0 +1,123 @@
+"""The pydantic model of a spec file; its JSON Schema is what synthesis hands to a model."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CallSpec",
+    "CollectionSpec",
+    "EnvSpec",
+    "ExampleSpec",
+    "FieldSpec",
+    "InvariantSpec",
+    "ParamSpec",
+    "ToolSpec",
+    "TypeSpec",
+]
+
+IDENTIFIER = r"^[A-Za-z][A-Za-z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldSpec(_Strict):
+    """A record field: a type, with an optional description; `optional` fields may be absent."""
+
+    type: str = Field(description="Type in the compact syntax, e.g. 'str', 'list[Item]', 'int | None'.")
+    description: str | None = None
+    optional: bool = Field(False, description="The key may be absent from a record.")
+
+
+class ParamSpec(_Strict):
+    """A tool parameter; a parameter with a `default` is optional."""
+
+    type: str = Field("str", description="Type in the compact syntax.")
+    description: str | None = None
+    default: Any = Field(None, description="Default value; makes the parameter optional.")
+    enum: list[str | int] | None = Field(None, description="Allowed values (shorthand for a Literal type).")
+
+    @property
+    def has_default(self) -> bool:
+        return "default" in self.model_fields_set
+
+
+class TypeSpec(_Strict):
+    """A named object type usable wherever a type is."""
+
+    description: str | None = None
+    fields: dict[str, str | FieldSpec]
+
+
+class CollectionSpec(_Strict):
+    """A keyed collection of records: part of the state."""
+
+    record: str = Field(description="Name of the record type, e.g. 'Book'.", pattern=IDENTIFIER)
+    key: str = Field(description="Name of the key; if a field of that name is declared it must equal the key.")
+    description: str | None = None
+    fields: dict[str, str | FieldSpec]
+    seed: str | list[dict[str, Any]] | dict[str, dict[str, Any]] = Field(
+        default_factory=list,
+        description="Seed records: a path to a JSON file relative to the spec, or inline records.",
+    )
+
+
+class CallSpec(_Strict):
+    """A tool call made before an example."""
+
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExampleSpec(_Strict):
+    """A tool example run on a fresh session: `args` and either `returns` or `error`."""
+
+    args: dict[str, Any] = Field(default_factory=dict)
+    returns: Any = Field(None, description="The expected structured result (unwrapped).")
+    error: str | None = Field(None, description="The expected domain error code.")
+    before: list[CallSpec] = Field(default_factory=list, description="Calls made first, on the same session.")
+
+    @property
+    def expects_result(self) -> bool:
+        return "returns" in self.model_fields_set
+
+
+class ToolSpec(_Strict):
+    """A tool: its interface, the domain errors it may raise, its body and examples."""
+
+    description: str
+    effect: Literal["read", "write"]
+    params: dict[str, str | ParamSpec] = Field(default_factory=dict)
+    returns: str = Field(description="Return type in the compact syntax.")
+    errors: dict[str, str] = Field(
+        default_factory=dict, description="Error code -> message template with {placeholders}."
+    )
+    body: str = Field(description="Python function body over `state`; see docs/spec.md.")
+    examples: list[ExampleSpec] = Field(default_factory=list)
+
+
+class InvariantSpec(_Strict):
+    """A Python expression over `state` that must hold after every call."""
+
+    name: str = Field(pattern=IDENTIFIER)
+    check: str
+    message: str | None = None
+
+
+class EnvSpec(_Strict):
+    """An environment: state, tools and invariants, compiled into a standalone MCP server."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Environment and package name.")
+    description: str
+    version: str = "0.1.0"
+    policy: str | None = Field(None, description="Rules shown to agents as the server's instructions.")
+    clock: str = Field("2024-01-01T00:00:00", description="ISO datetime that now() returns in bodies.")
+    seed: int = Field(0, description="Default seed of each session's random generator.")
+    types: dict[str, TypeSpec] = Field(default_factory=dict)
+    collections: dict[str, CollectionSpec]
+    tools: dict[str, ToolSpec]
+    invariants: list[InvariantSpec] = Field(default_factory=list)

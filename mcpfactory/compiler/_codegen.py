@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import textwrap
 from datetime import datetime
@@ -69,12 +70,16 @@ def _typed_dict(name: str, fields: list[ResolvedField], description: str | None)
 
 def _param(param: ResolvedParam) -> str:
     annotation = param.type.annotation()
+    options = []
+    if param.alias:
+        options.append(f"alias={param.alias!r}")
+    if param.description:
+        options.append(f"description={param.description.strip()!r}")
     if param.type.kind == "ref":
-        extra = f"json_schema_extra={{'x-ref': {param.type.name!r}}}"
-        description = f"description={param.description.strip()!r}, " if param.description else ""
-        text = f"{param.name}: Annotated[{annotation}, Field({description}{extra})]"
-    else:
-        text = f"{param.name}: {_annotated(annotation, param.description)}"
+        options.append(f"json_schema_extra={{'x-ref': {param.type.name!r}}}")
+    if options:
+        annotation = f"Annotated[{annotation}, Field({', '.join(options)})]"
+    text = f"{param.name}: {annotation}"
     if param.has_default:
         text += f" = {param.default!r}"
     return text
@@ -104,7 +109,7 @@ def _server_source(spec: LoadedSpec) -> str:
     out += "from datetime import datetime\n"
     if spec.seed_files:
         out += "from pathlib import Path\n"
-    out += "from typing import Annotated, Any, Literal, NotRequired\n\n"
+    out += "from typing import {typing_names}\n\n"
     out += "from mcp.server.lowlevel.server import Server\n"
     out += "from pydantic import ConfigDict, Field, with_config\n"
     out += "from typing_extensions import TypedDict\n\n"
@@ -170,7 +175,10 @@ def _server_source(spec: LoadedSpec) -> str:
     out += "def main(argv: list[str] | None = None) -> None:\n"
     out += _docstring("Serve over stdio, or streamable HTTP with --http.", "    ")
     out += "    env.main(argv)\n"
-    return out
+    # Any is always used (by seed()); the others only where an annotation subscripts them.
+    used = ["Any", *(name for name in ("Annotated", "Literal", "NotRequired") if re.search(rf"\b{name}\[", out))]
+    used.sort()
+    return out.replace("{typing_names}", ", ".join(used), 1)
 
 
 def _seed_function(spec: LoadedSpec) -> str:

@@ -52,6 +52,12 @@ class ResolvedParam:
     description: str | None = None
     default: Any = None
     has_default: bool = False
+    alias: str | None = None
+
+    @property
+    def wire_name(self) -> str:
+        """The argument's name in the tool's input schema."""
+        return self.alias or self.name
 
 
 @dataclass
@@ -472,68 +478,63 @@ class _Analysis:
         for coll, coll_spec in self.spec.collections.items():
             loc: Loc = ("collections", coll, "seed")
             raw: Any = coll_spec.seed
-            row_loc = loc
+            inline = not isinstance(raw, str)
             if isinstance(raw, str):
-                data_path = (self.path.parent / raw).resolve()
-                if not data_path.is_relative_to(self.path.parent.resolve()):
-                    self.c.add(loc, f"seed file {raw!r} is outside the spec's folder")
-                    continue
-                try:
-                    raw = json.loads(data_path.read_text(encoding="utf-8"))
-                except OSError:
-                    self.c.add(loc, f"seed file {raw!r} not found", f"expected at {_display_path(data_path)}")
-                    continue
-                except json.JSONDecodeError as exc:
-                    self.c.add(
-                        loc,
-                        f"seed file {coll_spec.seed!r} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                    )
+                raw = self._read_seed_file(loc, raw)
+                if raw is None:
                     continue
                 files[coll] = coll_spec.seed  # type: ignore[assignment]
-                row_loc = loc  # rows of a file seed are reported at the seed line
-            key_field = coll_spec.key
             fields = {f.name for f in self.types[coll_spec.record]}
-            records: dict[str, Any] = {}
+            key_field = coll_spec.key
+            # Each record with the location to blame: its own line inline, the seed line for a file.
+            rows: list[tuple[str, Any, Loc]] = []
             if isinstance(raw, list):
+                if key_field not in fields:
+                    continue  # reported by _check_keys
+                seen: set[str] = set()
                 for index, record in enumerate(raw):
-                    at = (*row_loc, index) if row_loc == loc and not isinstance(coll_spec.seed, str) else row_loc
-                    if not isinstance(record, dict) or key_field not in record:
-                        self.c.add(at, f"seed row {index} has no key field '{key_field}'")
-                        continue
-                    key = record[key_field]
+                    at = (*loc, index) if inline else loc
+                    key = record.get(key_field) if isinstance(record, dict) else None
                     if not isinstance(key, str):
-                        self.c.add(at, f"seed row {index}: key '{key_field}' must be a string, not {key!r}")
+                        self.c.add(at, f"seed row {index} has no string key field '{key_field}'")
                         continue
-                    if key in records:
+                    if key in seen:
                         self.c.add(at, f"seed row {index}: duplicate key {key!r}")
-                    records[key] = record
+                    seen.add(key)
+                    rows.append((key, record, at))
             elif isinstance(raw, dict):
-                records = raw
+                rows = [(key, record, (*loc, key) if inline else loc) for key, record in raw.items()]
             else:
                 self.c.add(loc, "a seed is a list of records or a mapping {key: record}")
                 continue
             adapter = pydantic.TypeAdapter(python_types[coll_spec.record])
-            for key, record in records.items():
-                at = (*loc, key) if isinstance(coll_spec.seed, dict) else loc
-                if isinstance(coll_spec.seed, list):
-                    index = next((i for i, r in enumerate(coll_spec.seed) if r is record), None)
-                    at = (*loc, index) if index is not None else loc
+            for key, record, at in rows:
                 try:
                     adapter.validate_python(record, strict=True)
                 except pydantic.ValidationError as exc:
                     first = exc.errors(include_url=False)[0]
                     where = ".".join(str(p) for p in first["loc"])
-                    self.c.add(
-                        at,
-                        f"seed record {key!r} does not match {coll_spec.record}: {where}: {first['msg']}".replace(
-                            ": : ", ": "
-                        ),
-                    )
+                    where = f"{where}: " if where else ""
+                    self.c.add(at, f"seed record {key!r} does not match {coll_spec.record}: {where}{first['msg']}")
                     continue
                 if key_field in fields and record.get(key_field) != key:
                     self.c.add(at, f"seed record {key!r} has {key_field}={record.get(key_field)!r}, not its key")
-            seed[coll] = records
+            seed[coll] = {key: record for key, record, _ in rows}
         return seed, files
+
+    def _read_seed_file(self, loc: Loc, relative: str) -> Any:
+        folder = self.path.parent.resolve()
+        data_path = (folder / relative).resolve()
+        if not data_path.is_relative_to(folder):
+            self.c.add(loc, f"seed file {relative!r} is outside the spec's folder")
+            return None
+        try:
+            return json.loads(data_path.read_text(encoding="utf-8"))
+        except OSError:
+            self.c.add(loc, f"seed file {relative!r} not found", f"expected at {_display_path(data_path)}")
+        except json.JSONDecodeError as exc:
+            self.c.add(loc, f"seed file {relative!r} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        return None
 
     def _check_tools(
         self, known: set[str], colls: set[str], python_types: dict[str, Any]
@@ -558,12 +559,14 @@ class _Analysis:
                     expr = parse_type(spec.type, known, colls)
                 except TypeSyntaxError as exc:
                     self.c.type_issue((*ploc, "type") if isinstance(raw, ParamSpec) else ploc, exc)
-                    continue
+                    expr = TypeExpr("scalar", "any")  # keep the parameter so the body is not blamed for it
                 if spec.enum is not None:
                     if expr.kind not in ("scalar", "ref") or expr.name not in ("str", "int", ""):
                         self.c.add((*ploc, "enum"), "enum applies to str or int parameters")
                     expr = literal_from_enum(spec.enum)
-                param = ResolvedParam(pname, expr, spec.description, spec.default, spec.has_default)
+                if spec.alias is not None and (not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,63}", spec.alias)):
+                    self.c.add((*ploc, "alias"), f"alias {spec.alias!r} is not a valid argument name")
+                param = ResolvedParam(pname, expr, spec.description, spec.default, spec.has_default, spec.alias)
                 if param.has_default:
                     try:
                         pydantic.TypeAdapter(_python_type(expr, python_types)).validate_python(
@@ -572,12 +575,13 @@ class _Analysis:
                     except pydantic.ValidationError as exc:
                         self.c.add(
                             (*ploc, "default"),
-                            f"default {spec.default!r} is not a {spec.type}: {exc.errors()[0]['msg']}",
+                            f"default {spec.default!r} does not match type {spec.type}: {exc.errors()[0]['msg']}",
                         )
                 params.append(param)
-            seen_default = False
+            wire = [p.wire_name for p in params]
             for param in params:
-                seen_default = seen_default or param.has_default
+                if wire.count(param.wire_name) > 1:
+                    self.c.add(("tools", tool_name, "params", param.name), f"argument name '{param.wire_name}' is used twice")
             all_params[tool_name] = params
             try:
                 returns[tool_name] = parse_type(tool.returns, known, colls)
@@ -611,7 +615,8 @@ class _Analysis:
     ) -> None:
         tool = self.spec.tools[tool_name]
         fields: dict[str, Any] = {
-            p.name: (_python_type(p.type, python_types), p.default if p.has_default else ...) for p in params
+            p.name: (_python_type(p.type, python_types), pydantic.Field(p.default if p.has_default else ..., alias=p.alias))
+            for p in params
         }
         model = pydantic.create_model(
             f"{tool_name}_args", __config__=pydantic.ConfigDict(extra="forbid", strict=True), **fields
@@ -637,7 +642,8 @@ class _Analysis:
                 except pydantic.ValidationError as exc:
                     first = exc.errors(include_url=False)[0]
                     where = ".".join(str(p) for p in first["loc"])
-                    self.c.add((*eloc, "returns"), f"example result is not a {tool.returns}: {where}: {first['msg']}")
+                    at = f"{where}: " if where else ""
+                    self.c.add((*eloc, "returns"), f"example result is not a {tool.returns}: {at}{first['msg']}")
             for cindex, call in enumerate(example.before):
                 if call.tool not in self.spec.tools:
                     self.c.add(

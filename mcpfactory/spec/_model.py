@@ -40,6 +40,11 @@ class ParamSpec(_Strict):
     description: str | None = None
     default: Any = Field(None, description="Default value; makes the parameter optional.")
     enum: list[str | int] | None = Field(None, description="Allowed values (shorthand for a Literal type).")
+    alias: str | None = Field(
+        None,
+        description="The argument's name in the tool's schema when it cannot be the body's variable name "
+        "(a reserved name such as 'state', or a Python keyword); the mapping key is then the variable name.",
+    )
 
     @property
     def has_default(self) -> bool:

@@ -1,0 +1,278 @@
+"""Behaviour of a generated server through a real MCP client, in memory."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import pytest
+from mcp.client.client import Client
+
+from tests.mcpfactory.specs import LIBRARY
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def library(compile_package: Any) -> Any:
+    return compile_package(LIBRARY, "library_env")
+
+
+def _text(result: Any) -> str:
+    return "".join(block.text for block in result.content)
+
+
+async def _control(client: Client, name: str, arguments: dict[str, Any] | None = None) -> Any:
+    result = await client.call_tool(name, arguments or {})
+    assert not result.is_error, _text(result)
+    return json.loads(_text(result))
+
+
+async def test_tools_are_listed_with_schemas_and_annotations(library: Any) -> None:
+    async with Client(library.build(), mode="legacy") as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert list(tools) == ["find_book", "count_books", "borrow_book", "add_book", "break_book", "crash", "sneaky_write", "roll"]
+    borrow = tools["borrow_book"]
+    assert borrow.input_schema == {
+        "type": "object",
+        "properties": {
+            "member_id": {"type": "string", "x-ref": "members"},
+            "book_id": {"type": "string", "x-ref": "books"},
+            "days": {"type": "integer", "default": 14, "description": "Loan length in days."},
+        },
+        "required": ["member_id", "book_id"],
+        "additionalProperties": False,
+    }
+    assert borrow.annotations is not None
+    assert (borrow.annotations.read_only_hint, borrow.annotations.open_world_hint) == (False, False)
+    assert tools["find_book"].annotations.read_only_hint is True  # type: ignore[union-attr]
+    assert tools["count_books"].input_schema["properties"]["genre"] == {
+        "enum": ["fiction", "science", "history"],
+        "type": "string",
+    }
+    assert tools["count_books"].output_schema == {
+        "type": "object",
+        "properties": {"result": {"type": "integer"}},
+        "required": ["result"],
+    }
+
+
+async def test_success_returns_structured_and_text_content(library: Any) -> None:
+    async with Client(library.build(), mode="legacy") as client:
+        found = await client.call_tool("find_book", {"title": "Dune"})
+        counted = await client.call_tool("count_books", {"genre": "science"})
+    assert found.structured_content == {"book_id": "b1", "title": "Dune", "genre": "fiction", "copies": 2}
+    assert json.loads(_text(found)) == found.structured_content
+    assert counted.structured_content == {"result": 1}
+    assert _text(counted) == "1"
+
+
+async def test_domain_error_becomes_error_result_with_its_code(library: Any) -> None:
+    async with Client(library.build(), mode="legacy") as client:
+        result = await client.call_tool("find_book", {"title": "Emma"})
+    assert result.is_error
+    assert _text(result) == "No book titled Emma."
+    assert result.meta == {"io.mcpfactory/error": {"code": "not_found"}}
+
+
+async def test_invalid_arguments_name_each_bad_field(library: Any) -> None:
+    async with Client(library.build(), mode="legacy") as client:
+        result = await client.call_tool("borrow_book", {"member_id": 7, "days": "x", "extra": 1})
+    assert result.is_error
+    assert result.meta == {
+        "io.mcpfactory/error": {"code": "invalid_arguments", "fields": ["member_id", "book_id", "days", "extra"]}
+    }
+
+
+async def test_unknown_tool_is_an_error_result(library: Any) -> None:
+    async with Client(library.build(), mode="legacy") as client:
+        result = await client.call_tool("no_such_tool", {})
+    assert result.is_error
+    assert result.meta == {"io.mcpfactory/error": {"code": "unknown_tool"}}
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [("crash", {}), ("break_book", {"book_id": "b1"}), ("sneaky_write", {})],
+    ids=["exception", "record-breaks-its-type", "read-tool-writes"],
+)
+async def test_body_bug_is_masked_flagged_and_rolled_back(
+    library: Any, tool: str, arguments: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    async with Client(library.build(control=True), mode="legacy") as client:
+        before = await _control(client, "_control_state_hash")
+        result = await client.call_tool(tool, arguments)
+        after = await _control(client, "_control_state_hash")
+        still_serving = await client.call_tool("find_book", {"title": "Dune"})
+    assert result.is_error
+    fault = result.meta["io.mcpfactory/fault"]  # type: ignore[index]
+    assert fault["kind"] == "env_fault"
+    assert fault["tool"] == tool
+    assert _text(result) == f"Internal error in the environment (fault {fault['id']})."
+    assert "Traceback" in caplog.text
+    assert before == after
+    assert not still_serving.is_error
+
+
+async def test_a_refused_call_keeps_none_of_its_writes(library: Any) -> None:
+    # borrow_book appends the loan before it finds the book unavailable: the append must not survive.
+    async with Client(library.build(control=True), mode="legacy") as client:
+        refused = await client.call_tool("borrow_book", {"member_id": "m1", "book_id": "b2"})
+        changes = await _control(client, "_control_snapshot", {"scope": "changes"})
+    assert refused.is_error
+    assert changes == {"state": {"members": {}, "books": {}}}
+
+
+async def test_writes_persist_within_a_session_and_not_across(library: Any) -> None:
+    server = library.build(control=True)
+    async with Client(server, mode="legacy") as first:
+        await first.call_tool("borrow_book", {"member_id": "m1", "book_id": "b1"})
+        second_loan = await first.call_tool("borrow_book", {"member_id": "m1", "book_id": "b1"})
+        async with Client(server, mode="legacy") as second:
+            other = await second.call_tool("find_book", {"title": "Dune"})
+    assert second_loan.structured_content["loans"] == ["b1", "b1"]  # type: ignore[index]
+    assert other.structured_content["copies"] == 2  # type: ignore[index]
+
+
+async def test_explicit_session_key_keeps_state_for_sessionless_clients(library: Any) -> None:
+    server = library.build()
+    async with Client(server) as client:  # 2026-era: no connection-level session
+        key = {"io.mcpfactory/session": "s1"}
+        await client.call_tool("borrow_book", {"member_id": "m1", "book_id": "b1"}, meta=key)
+        kept = await client.call_tool("find_book", {"title": "Dune"}, meta=key)
+        fresh = await client.call_tool("find_book", {"title": "Dune"})
+    assert kept.structured_content["copies"] == 1  # type: ignore[index]
+    assert fresh.structured_content["copies"] == 2  # type: ignore[index]
+
+
+async def test_control_plane_is_invisible_without_control(library: Any) -> None:
+    async with Client(library.build(), mode="legacy") as client:
+        names = [tool.name for tool in (await client.list_tools()).tools]
+        result = await client.call_tool("_control_state_hash", {})
+    assert not any(name.startswith("_control") for name in names)
+    assert result.meta == {"io.mcpfactory/error": {"code": "unknown_tool"}}
+
+
+async def test_control_plane_is_hidden_from_the_listing_even_with_control(library: Any) -> None:
+    async with Client(library.build(control=True), mode="legacy") as client:
+        names = [tool.name for tool in (await client.list_tools()).tools]
+    assert not any(name.startswith("_control") for name in names)
+
+
+async def test_control_secret_is_required_when_set(library: Any) -> None:
+    async with Client(library.build(control=True, control_secret="s3cret"), mode="legacy") as client:
+        refused = await client.call_tool("_control_state_hash", {})
+        allowed = await client.call_tool("_control_state_hash", {}, meta={"io.mcpfactory/control-secret": "s3cret"})
+    assert refused.is_error
+    assert refused.meta == {"io.mcpfactory/error": {"code": "forbidden"}}
+    assert not allowed.is_error
+
+
+async def test_reset_snapshot_and_hash_round_trip(library: Any) -> None:
+    async with Client(library.build(control=True), mode="legacy") as client:
+        seed_hash = (await _control(client, "_control_state_hash"))["state_sha256"]
+        await client.call_tool("add_book", {"title": "Emma", "genre": "fiction"})
+        full = (await _control(client, "_control_snapshot"))["state"]
+        changed_hash = (await _control(client, "_control_state_hash"))["state_sha256"]
+        assert (await _control(client, "_control_reset"))["state_sha256"] == seed_hash
+        assert (await _control(client, "_control_reset", {"state": full}))["state_sha256"] == changed_hash
+        patch = {"books": {"b1": None}}
+        patched = await _control(client, "_control_reset", {"patch": patch})
+        books = (await _control(client, "_control_snapshot"))["state"]["books"]
+    assert set(full["books"]) == {"b1", "b2", "b3"}
+    assert patched["state_sha256"] not in (seed_hash, changed_hash)
+    assert set(books) == {"b2"}
+
+
+async def test_reset_rejects_a_patch_that_breaks_a_record_type(library: Any) -> None:
+    async with Client(library.build(control=True), mode="legacy") as client:
+        result = await client.call_tool("_control_reset", {"patch": {"books": {"b1": {"book_id": "b1"}}}})
+    assert result.is_error
+
+
+async def test_invariants_are_reported_by_the_control_plane(library: Any) -> None:
+    broken = {"books": {"b1": {"book_id": "b1", "title": "Dune", "genre": "fiction", "copies": -1}}}
+    async with Client(library.build(control=True), mode="legacy") as client:
+        assert (await _control(client, "_control_invariants")) == {"violations": []}
+        await _control(client, "_control_reset", {"patch": broken})
+        report = await _control(client, "_control_invariants")
+    assert report == {
+        "violations": [{"name": "copies_never_negative", "message": "A book has a negative number of copies."}]
+    }
+
+
+async def test_session_random_generator_is_seeded_per_session(library: Any) -> None:
+    server = library.build(control=True)
+
+    async def rolls() -> list[int]:
+        async with Client(server, mode="legacy") as client:
+            return [(await client.call_tool("roll", {})).structured_content["result"] for _ in range(5)]  # type: ignore[index]
+
+    first, second = await rolls(), await rolls()
+    async with Client(server, mode="legacy") as client:
+        await _control(client, "_control_reset", {"seed": 7})
+        reseeded = [(await client.call_tool("roll", {})).structured_content["result"] for _ in range(5)]  # type: ignore[index]
+    assert first == second
+    assert reseeded != first
+
+
+async def test_thousands_of_sessions_stay_isolated(library: Any) -> None:
+    server = library.build()
+    results: dict[int, Any] = {}
+
+    async def one(index: int) -> None:
+        key = {"io.mcpfactory/session": f"s{index}"}
+        async with Client(server) as client:
+            for _ in range(index % 3):
+                await client.call_tool("add_book", {"title": f"T{index}", "genre": "history"}, meta=key)
+            results[index] = (await client.call_tool("count_books", {"genre": "history"}, meta=key)).structured_content
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as group:
+            for index in range(2000):
+                group.start_soon(one, index)
+    assert all(results[i] == {"result": i % 3} for i in range(2000))
+
+
+ALIASED = """\
+name: aliased
+description: A parameter named like a reserved word.
+collections:
+  places:
+    record: Place
+    key: place_id
+    fields: {place_id: str, state: str}
+    seed: [{place_id: p1, state: NY}]
+tools:
+  move:
+    description: Move a place to another state.
+    effect: write
+    params:
+      place_id: ref[places]
+      state_code: {type: str, alias: state, description: Two-letter state.}
+    returns: Place
+    body: |
+      place = state.places.edit(place_id)
+      place["state"] = state_code
+      return place
+    examples:
+      - args: {place_id: p1, state: CA}
+        returns: {place_id: p1, state: CA}
+"""
+
+
+async def test_aliased_parameter_keeps_its_wire_name(compile_package: Any) -> None:
+    module = compile_package(ALIASED, "aliased_env")
+    async with Client(module.build(), mode="legacy") as client:
+        tool = (await client.list_tools()).tools[0]
+        moved = await client.call_tool("move", {"place_id": "p1", "state": "CA"})
+        by_variable = await client.call_tool("move", {"place_id": "p1", "state_code": "CA"})
+    assert list(tool.input_schema["properties"]) == ["place_id", "state"]
+    assert moved.structured_content == {"place_id": "p1", "state": "CA"}
+    assert by_variable.is_error

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
+import mcp_types as types
 from mcp.client.client import Client
 from mcp.client.stdio import StdioServerParameters
 
 from mcpfactory.catalog import catalog_root, server_module
 
-__all__ = ["Transport", "connect", "stdio_parameters", "unwrap"]
+__all__ = ["ControlError", "Transport", "connect", "control", "stdio_parameters", "unwrap"]
 
 Transport = Literal["memory", "stdio"]
 
@@ -52,3 +54,24 @@ def unwrap(structured: Any, output_schema: dict[str, Any] | None) -> Any:
     ):
         return structured["result"]
     return structured
+
+
+async def control(client: Client, name: str, arguments: dict[str, Any] | None = None, secret: str | None = None) -> Any:
+    """Call a control-plane tool and return its JSON answer; raise `ControlError` if it refuses.
+
+    Sent as a raw request: the SDK's `call_tool` would re-list the tools to find
+    an output schema for an unlisted tool, and warn, on every call.
+    """
+    meta: dict[str, Any] = {"io.mcpfactory/control-secret": secret} if secret else {}
+    request = types.CallToolRequest(
+        params=types.CallToolRequestParams(name=name, arguments=arguments or {}, _meta=meta or None)
+    )
+    result = await client.session.send_request(request, types.CallToolResult)
+    text = "".join(getattr(block, "text", "") for block in result.content)
+    if result.is_error:
+        raise ControlError(f"{name}: {text}")
+    return json.loads(text)
+
+
+class ControlError(RuntimeError):
+    """A control-plane call that the server refused (control disabled, bad secret, bad arguments)."""

@@ -10,7 +10,7 @@ import anyio
 
 from mcpfactory.catalog import catalog_root, env_names
 from mcpfactory.compiler import compile_spec
-from mcpfactory.connect import connect, unwrap
+from mcpfactory.connect import connect, control, unwrap
 from mcpfactory.errors import SpecError
 from mcpfactory.spec import load_spec
 
@@ -31,7 +31,7 @@ async def _exercise(env: str, say: Callable[[str], None]) -> bool:
         schemas = {tool.name: tool.output_schema for tool in tools}
         for name, tool in spec.tools.items():
             for example in tool.examples[:2]:
-                await client.call_tool("_control_reset", {})
+                await control(client, "_control_reset")
                 for call in example.before:
                     await client.call_tool(call.tool, call.args)
                 result = await client.call_tool(name, example.args)
@@ -46,7 +46,7 @@ async def _exercise(env: str, say: Callable[[str], None]) -> bool:
                 ok &= passed
                 mark = "ok " if passed else "FAIL"
                 say(f"    [{mark}] {name}({_short(example.args, 60)}) -> {shown}")
-        digest = json.loads((await client.call_tool("_control_state_hash", {})).content[0].text)  # type: ignore[union-attr]
+        digest = await control(client, "_control_state_hash")
         say(f"  state sha256 after the last example: {digest['state_sha256'][:16]}…")
     return ok
 

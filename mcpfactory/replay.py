@@ -7,14 +7,17 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
-from mcpfactory.connect import Transport, connect, unwrap
+from mcpfactory.connect import Transport, connect, control, unwrap
 from mcpfactory.errors import ReplayError
 
 __all__ = ["read_calls", "replay"]
 
 
 def read_calls(path: Path) -> list[dict[str, Any]]:
-    """Read JSONL lines `{"task", "calls": [{"tool", "arguments"}]}`; raise `ReplayError` naming a bad line."""
+    """Read JSONL lines `{"task", "calls": [{"tool", "arguments"}]}` (or task lines with `solution`).
+
+    Raise `ReplayError` naming the first bad line.
+    """
     lines: list[dict[str, Any]] = []
     for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not text.strip():
@@ -23,7 +26,7 @@ def read_calls(path: Path) -> list[dict[str, Any]]:
             line = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ReplayError(f"{path}:{number}: not JSON: {exc.msg}") from None
-        calls = line.get("calls") if isinstance(line, dict) else None
+        calls = line.get("calls", line.get("solution")) if isinstance(line, dict) else None
         if not isinstance(calls, list) or not all(
             isinstance(c, dict) and isinstance(c.get("tool"), str) for c in calls
         ):
@@ -42,17 +45,30 @@ async def replay(
     async with connect(env, transport, control=True) as client:
         tools = {tool.name: tool.output_schema for tool in (await client.list_tools()).tools}
         for line in lines:
-            await client.call_tool("_control_reset", {})
+            await control(client, "_control_reset", _initial_state(line))
             results: list[dict[str, Any]] = []
-            for call in line["calls"]:
+            for call in _calls(line):
                 result = await client.call_tool(call["tool"], call.get("arguments") or {})
                 if result.is_error:
                     text = "".join(getattr(block, "text", "") for block in result.content)
                     results.append({"error": text})
                 else:
                     results.append({"ok": unwrap(result.structured_content, tools.get(call["tool"]))})
-            digest = await client.call_tool("_control_state_hash", {})
-            if digest.is_error:
-                raise ReplayError(f"{env}: the server did not answer the state-hash control call")
-            state_hash = json.loads(digest.content[0].text)["state_sha256"]  # type: ignore[union-attr]
-            yield {"task": line.get("task"), "results": results, "final_state_sha256": state_hash}
+            state_hash = (await control(client, "_control_state_hash"))["state_sha256"]
+            yield {"task": _task_id(line), "results": results, "final_state_sha256": state_hash}
+
+
+def _calls(line: dict[str, Any]) -> list[dict[str, Any]]:
+    calls = line.get("calls", line.get("solution"))
+    assert isinstance(calls, list)
+    return calls
+
+
+def _task_id(line: dict[str, Any]) -> Any:
+    return line.get("task", line.get("id"))
+
+
+def _initial_state(line: dict[str, Any]) -> dict[str, Any]:
+    """Reset arguments for a line: a task's `initial_state` (patch or full state), else the seed."""
+    initial = line.get("initial_state") or {}
+    return {key: initial[key] for key in ("patch", "state") if key in initial}

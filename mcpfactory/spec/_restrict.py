@@ -1,0 +1,704 @@
+"""Static restriction checks for tool bodies and invariant expressions.
+
+Threat model: a spec, and so its Python snippets, may be written by a model or
+by someone we do not fully trust. The generated server runs bodies in-process,
+so a body must not reach anything beyond its parameters, `state`, `rng`, `now`,
+`ToolError`, the safe builtins and a few pure stdlib modules. This module is the
+static half of that guarantee: it parses the snippet with `ast`, walks the whole
+tree and rejects everything that could lead elsewhere:
+
+- names that do not resolve (a proper scope analysis: a load must be bound in
+  its own or an enclosing function scope, or be an injected or safe builtin),
+  and the escape builtins (`eval`, `getattr`, `type`, ...) by name;
+- any name or attribute with a leading underscore (dunders: `__class__`,
+  `__globals__`, `__subclasses__`, ...) and the underscore-free frame and code
+  attributes (`gi_frame`, `f_globals`, `tb_frame`, ...);
+- imports outside a short allowlist; an imported module may only be used to
+  reach its attributes, which are resolved against the real module so that
+  modules re-exported by allowed ones (`statistics.sys`, `json.codecs`) and
+  shared mutable state (`decimal.getcontext`, `copy.dispatch_table`, ABC
+  `register`) are refused, and no attribute may be assigned at all (no
+  monkeypatching of modules or classes);
+- mutating methods taken from a class that is known statically
+  (`dict.update(record, ...)`, `collections.Counter.clear(record)`): they would
+  skip the read-only overrides of records (aliases such as `d = dict` are out
+  of reach of a static check; see the runtime);
+- format-string attribute walks (`"{0.__class__}".format`, `string.Formatter`),
+  the wall clock, `global`/`nonlocal`, classes, decorators, generators, async,
+  `with`, catch-alls that would swallow `ToolError`.
+
+Everything this module lets through runs as an ordinary function of the
+generated server module, with that module's globals (`random`, `datetime`, ...)
+and the real builtins one lookup away: name resolution here is what keeps them
+out of reach, so a load that no scope binds is always an error. The runtime
+guards are the other half: records handed out read-only, writes checked per
+call and per tool effect. Resource limits (`while True`, a huge power) are the
+runtime's business, not this module's. Deliberate leniencies: the bare name `_`
+(a throwaway) is allowed, and a tool parameter may shadow a forbidden builtin
+(`type`, `id`), since the load then reads the parameter.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import importlib
+import inspect
+import keyword
+import string
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, TypeGuard
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    line: int  # 1-based line within the source given
+    col: int  # 1-based column (characters)
+    message: str
+    hint: str | None = None
+    code: str = "restricted"  # one of VIOLATION_CODES
+
+
+VIOLATION_CODES = frozenset(
+    {
+        "syntax", "size", "import", "forbidden-name", "unknown-name", "underscore", "forbidden-attribute",
+        "unknown-attribute", "attribute-assignment", "module-use", "construct", "except", "wall-clock",
+        "format", "error-code", "container-type",
+    }
+)  # fmt: skip
+
+ALLOWED_IMPORTS = frozenset(
+    {"math", "re", "datetime", "json", "string", "itertools", "functools", "collections", "statistics", "decimal"}
+    | {"fractions", "copy"}
+)
+_ALLOWED_MODULES = ALLOWED_IMPORTS | {"collections.abc"}
+SAFE_BUILTINS = frozenset(
+    {
+        "abs", "all", "any", "bool", "chr", "dict", "divmod", "enumerate", "filter", "float", "format",
+        "frozenset", "int", "isinstance", "iter", "len", "list", "map", "max", "min", "next", "ord", "pow",
+        "range", "repr", "reversed", "round", "set", "slice", "sorted", "str", "sum", "tuple", "zip",
+        "ArithmeticError", "AssertionError", "IndexError", "KeyError", "LookupError", "NotImplementedError",
+        "OverflowError", "RuntimeError", "StopIteration", "TypeError", "ValueError", "ZeroDivisionError",
+    }
+)  # fmt: skip
+BODY_NAMES = frozenset({"state", "rng", "now", "ToolError"})
+EXPRESSION_NAMES = frozenset({"state"})
+
+_CODE_HINT = "bodies cannot run dynamic code"
+_ATTR_HINT = "use attribute syntax (x.name), or subscripts for records (record['field'])"
+_SETATTR_HINT = "bodies may not set attributes; records are dicts: use record['field'] = value"
+_CATCH_HINT = "raise ToolError for domain errors; catch specific exceptions such as KeyError"
+FORBIDDEN_NAMES: Mapping[str, str | None] = {
+    "exec": _CODE_HINT, "eval": _CODE_HINT, "compile": _CODE_HINT, "__import__": "import an allowed module",
+    "open": "bodies have no file access; keep data in state", "input": None, "help": None, "exit": None,
+    "quit": None, "breakpoint": None, "print": "return the value instead of printing it",
+    "getattr": _ATTR_HINT, "setattr": _ATTR_HINT, "delattr": _ATTR_HINT, "hasattr": _ATTR_HINT,
+    "vars": None, "globals": None, "locals": None, "dir": None, "id": None, "memoryview": None,
+    "type": "use isinstance() to test a type", "object": None, "super": None, "classmethod": None,
+    "staticmethod": None, "property": None, "issubclass": "use isinstance()",
+    "Exception": _CATCH_HINT, "BaseException": _CATCH_HINT,
+}  # fmt: skip
+
+# Attributes that reach frames, code or globals without an underscore.
+_INTROSPECTION_ATTRS = frozenset(
+    {
+        "gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "cr_origin", "ag_frame", "ag_code",
+        "ag_await", "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "f_trace", "tb_frame", "co_code",
+        "co_consts", "func_globals", "func_code", "im_func", "im_self", "mro",
+    }
+)  # fmt: skip
+# Gadgets and shared mutable state in allowed modules, refused under any receiver.
+_DECIMAL_HINT = "the decimal context is shared by the process; use a decimal.Context(...) of your own"
+_BLOCKED_ATTRS: Mapping[str, str] = {
+    **dict.fromkeys(["getcontext", "setcontext", "localcontext", "DefaultContext", "BasicContext"], _DECIMAL_HINT),
+    "ExtendedContext": _DECIMAL_HINT,
+    "Formatter": "string.Formatter resolves attributes by name; use f-strings",
+    "update_wrapper": "it copies attributes by name",
+    "wraps": "it copies attributes by name",
+    "dispatch_table": "it is shared by the whole process",
+    "default_factory": "it hands out the factory class; build the value you need directly",
+}
+# Allowed only as collection names on `state`: ABC registration is process-wide, NormalDist.samples is unseeded.
+_STATE_ONLY_ATTRS = {"register": "it changes process-wide state", "samples": "use rng for random draws"}
+# Mutating methods taken unbound from a class (`dict.update(record, ...)`) skip the read-only overrides.
+_BUILTIN_TYPES: Mapping[str, type] = {"dict": dict, "list": list, "set": set}
+_MUTATORS = frozenset(
+    {"append", "extend", "insert", "remove", "sort", "reverse", "clear", "pop", "popitem", "setdefault", "update"}
+    | {"add", "discard", "difference_update", "intersection_update", "symmetric_difference_update"}
+)
+
+
+def _is_container_type(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, dict | list | set)
+
+
+def _CONTAINER_TYPE_MESSAGE(name: str) -> tuple[str, str]:
+    # Any handle on the class itself (`f = dict; f.update(record, ...)`, `max(list, list)`,
+    # `defaultdict(list).default_factory`) reaches its unbound methods, which skip the read-only overrides.
+    return (
+        f"'{name}' may only be called, or passed to isinstance() or defaultdict()",
+        "build a new value with it, e.g. dict(record) or list(items)",
+    )
+
+
+_WALL_CLOCK_ATTRS = frozenset({"now", "today", "utcnow", "fromtimestamp", "utcfromtimestamp"})
+_IMPORT_HINTS = {
+    "random": "use rng (the session's random.Random) instead of the random module",
+    "time": "use now(), the environment's clock",
+}
+# A form feed resets the tokenizer's indentation count, so a body pasted under a `def` could dedent out of it;
+# the others split lines for str.splitlines (and so textwrap) but not for the tokenizer.
+_BAD_CHARS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+MAX_SOURCE_CHARS = 20_000
+MAX_NESTING = 40
+_MAX_RAW_DEPTH = 200
+_CHAINS = (ast.BinOp, ast.BoolOp, ast.Compare)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_MISSING = object()
+
+
+def _suggest(name: str, candidates: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def _parse_fields(template: str, *, strict: bool) -> Iterator[str]:
+    """Yield the field names of a str.format template; ValueError if one is not plain."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"malformed template: {exc}") from None
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if strict and (not name or name.isdigit()):
+            raise ValueError(f"placeholder '{{{name}}}' is positional; name it, e.g. '{{title}}'")
+        if name and not name.isdigit() and (not name.isidentifier() or keyword.iskeyword(name)):
+            raise ValueError(f"placeholder '{{{name}}}' is not a plain name (no attribute or index access)")
+        if strict and conversion:
+            raise ValueError(f"placeholder '{{{name}!{conversion}}}' uses a conversion; write '{{{name}}}'")
+        if strict and spec and "{" in spec:
+            raise ValueError(f"placeholder '{{{name}}}' nests a field in its format spec")
+        yield name
+        if spec:
+            yield from _parse_fields(spec, strict=strict)
+
+
+def template_fields(template: str) -> list[str]:
+    """The placeholder names of an error message template, in order, without repeats."""
+    return list(dict.fromkeys(_parse_fields(template, strict=True)))
+
+
+@dataclass
+class _Scope:
+    bound: set[str] = field(default_factory=set)
+    statics: dict[str, object] = field(default_factory=dict)  # names bound by imports: the imported object
+
+    def __or__(self, names: set[str]) -> _Scope:
+        return _Scope(self.bound | names, self.statics)
+
+
+# Imported up front so that submodules (collections.abc) are attributes of their parents.
+_MODULES = {name: importlib.import_module(name) for name in sorted(_ALLOWED_MODULES)}
+
+
+def _import_module(name: str) -> ModuleType | None:
+    return _MODULES.get(name)
+
+
+def _allowed_module(value: object) -> TypeGuard[ModuleType]:
+    return inspect.ismodule(value) and value.__name__ in _ALLOWED_MODULES
+
+
+def _bindings(roots: Iterable[ast.AST]) -> _Scope:
+    """Names bound in one function scope, not descending into nested scopes (except for walrus targets)."""
+    scope = _Scope()
+    stack: list[tuple[ast.AST, bool]] = [(root, False) for root in roots]
+    while stack:
+        node, in_comp = stack.pop()
+        if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+            scope.bound.add(node.target.id)
+        elif in_comp:
+            pass
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            scope.bound.add(node.id)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                name = alias.asname or alias.name.partition(".")[0]
+                scope.bound.add(name)
+                imported = _import_module(alias.name if alias.asname else name)
+                if imported is not None:
+                    scope.statics[name] = imported
+        elif isinstance(node, ast.ImportFrom):
+            source = _import_module(node.module or "") if node.level == 0 else None
+            for alias in node.names:
+                scope.bound.add(alias.asname or alias.name)
+                value = getattr(source, alias.name, _MISSING) if not alias.name.startswith("_") else _MISSING
+                if value is not _MISSING and (_allowed_module(value) or not inspect.ismodule(value)):
+                    scope.statics[alias.asname or alias.name] = value
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            scope.bound.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            scope.bound.add(node.rest)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            scope.bound.add(node.name)
+        if isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
+            continue  # defaults, decorators and annotations hold no bindings we allow
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, in_comp or isinstance(node, _COMPREHENSIONS)))
+    return scope
+
+
+def _depth_problem(tree: ast.AST) -> str | None:
+    stack: list[tuple[ast.AST, int, int]] = [(tree, 0, 0)]
+    while stack:
+        node, raw, nesting = stack.pop()
+        if raw > _MAX_RAW_DEPTH or nesting > MAX_NESTING:
+            return f"code is nested more than {MAX_NESTING} levels deep"
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.expr_context | ast.operator | ast.boolop | ast.cmpop | ast.unaryop):
+                continue
+            chained = isinstance(child, _CHAINS) and type(child) is type(node)
+            stack.append((child, raw + 1, nesting + (0 if chained else 1)))
+    return None
+
+
+class _Checker(ast.NodeVisitor):
+    def __init__(self, lines: list[str], indent: int, names: frozenset[str], params: frozenset[str]) -> None:
+        self.lines, self.indent, self.names, self.params = lines, indent, names, params
+        self.expression = indent == 0
+        self.error_templates: Mapping[str, str] | None = None
+        self.violations: list[Violation] = []
+        self.scopes: list[_Scope] = []
+        self.parents: dict[ast.AST, ast.AST] = {}
+
+    # -- reporting ------------------------------------------------------
+    def report(self, node: ast.AST, code: str, message: str, hint: str | None = None, *, at_attr: bool = False) -> None:
+        line, offset = getattr(node, "lineno", None), getattr(node, "col_offset", None)
+        if at_attr and isinstance(node, ast.Attribute) and node.end_lineno and node.end_col_offset:
+            line, offset = node.end_lineno, node.end_col_offset - len(node.attr.encode())
+        parent = node
+        while line is None and parent in self.parents:  # comprehension, match_case: use the parent's place
+            parent = self.parents[parent]
+            line, offset = getattr(parent, "lineno", None), getattr(parent, "col_offset", None)
+        line, offset = line or 1, offset or 0
+        text = self.lines[line - 1] if line <= len(self.lines) else ""
+        col = len(text.encode()[:offset].decode(errors="ignore")) - self.indent + 1
+        self.violations.append(Violation(max(1, line - (1 if self.indent else 0)), max(1, col), message, hint, code))
+
+    def run(self, tree: ast.AST, root: _Scope) -> None:
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                self.parents[child] = node
+        self.scopes = [root]
+        self.visit(tree)
+
+    # -- names ----------------------------------------------------------
+    def resolve(self, name: str) -> _Scope | None:
+        return next((scope for scope in reversed(self.scopes) if name in scope.bound), None)
+
+    def is_global(self, name: str) -> bool:
+        return self.resolve(name) is None and name in self.names
+
+    def bind(self, node: ast.AST, name: str) -> None:
+        if name in FORBIDDEN_NAMES and not (len(self.scopes) == 1 and name in self.params):
+            self.report(node, "forbidden-name", f"'{name}' may not be rebound", "choose another name")
+        elif name.startswith("_") and name != "_":
+            self.report(node, "underscore", f"name '{name}' starts with an underscore", "choose another name")
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if not isinstance(node.ctx, ast.Load):
+            self.bind(node, node.id)
+            return
+        name, parent = node.id, self.parents.get(node)
+        scope = self.resolve(name)
+        called = isinstance(parent, ast.Call) and parent.func is node
+        if scope is not None:
+            if inspect.ismodule(scope.statics.get(name)) and not self.is_receiver(node):
+                self.report(node, "module-use", f"module '{name}' may only be used as 'module.attribute'")
+        elif name in FORBIDDEN_NAMES:
+            what = "call to" if called else "use of"
+            self.report(node, "forbidden-name", f"{what} '{name}' is not allowed", FORBIDDEN_NAMES[name])
+        elif name.startswith("_") and name != "_":
+            self.report(node, "underscore", f"name '{name}' starts with an underscore")
+        elif name not in self.names:
+            visible = {n for s in self.scopes for n in s.bound} | self.names
+            hint = _suggest(name, (n for n in visible if not n.startswith("_")))
+            if name in BODY_NAMES and self.expression:
+                hint = "invariant checks can only use state and the safe builtins"
+            self.report(node, "unknown-name", f"unknown name '{name}'", hint)
+        elif name == "format" and not called:
+            self.report(node, "format", "'format' may only be called directly")
+        elif name in _BUILTIN_TYPES and not self.called_or_type_test(node):
+            self.report(node, "container-type", *_CONTAINER_TYPE_MESSAGE(name))
+
+    # -- attributes -----------------------------------------------------
+    def static_of(self, node: ast.expr) -> object:
+        """The object an import-rooted name or attribute chain denotes, or _MISSING if not known statically."""
+        if isinstance(node, ast.Name):
+            scope = self.resolve(node.id)
+            if scope is None:
+                return _BUILTIN_TYPES.get(node.id, _MISSING) if node.id in self.names else _MISSING
+            return scope.statics.get(node.id, _MISSING)
+        if isinstance(node, ast.Attribute) and not node.attr.startswith("_"):
+            inner = self.static_of(node.value)
+            value = getattr(inner, node.attr, _MISSING) if _allowed_module(inner) else _MISSING
+            return value if _allowed_module(value) or not inspect.ismodule(value) else _MISSING
+        return _MISSING
+
+    def report_attr(self, node: ast.AST, code: str, message: str, hint: str | None = None) -> None:
+        self.report(node, code, message, hint, at_attr=True)
+
+    def check_attr_name(self, node: ast.AST, attr: str) -> bool:
+        if attr.startswith("_"):
+            self.report_attr(node, "underscore", f"attribute '{attr}' starts with an underscore")
+        elif attr in _INTROSPECTION_ATTRS:
+            self.report_attr(node, "forbidden-attribute", f"attribute '{attr}' exposes interpreter internals")
+        elif attr in _BLOCKED_ATTRS:
+            self.report_attr(node, "forbidden-attribute", f"attribute '{attr}' is not allowed", _BLOCKED_ATTRS[attr])
+        elif attr in _WALL_CLOCK_ATTRS:
+            self.report_attr(
+                node, "wall-clock", f"'.{attr}' reads the wall clock", "use now(), the environment's clock"
+            )
+        else:
+            return True
+        return False
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self.generic_visit(node)
+        attr, receiver = node.attr, node.value
+        if not isinstance(node.ctx, ast.Load):
+            self.report_attr(
+                node, "attribute-assignment", f"assigning to attribute '{attr}' is not allowed", _SETATTR_HINT
+            )
+        elif not self.check_attr_name(node, attr):
+            pass
+        elif attr in ("format", "format_map"):
+            if not (isinstance(receiver, ast.Constant) and isinstance(receiver.value, str)):
+                self.report_attr(node, "format", f"'.{attr}' is only allowed on a string literal", "use an f-string")
+            else:
+                try:
+                    list(_parse_fields(receiver.value, strict=False))
+                except ValueError as exc:
+                    self.report(receiver, "format", f"format string: {exc}")
+        elif attr in _STATE_ONLY_ATTRS and not (isinstance(receiver, ast.Name) and receiver.id == "state"):
+            self.report_attr(node, "forbidden-attribute", f"'.{attr}' is not allowed", _STATE_ONLY_ATTRS[attr])
+        elif _allowed_module(module := self.static_of(receiver)):
+            value, where = getattr(module, attr, _MISSING), f"{module.__name__}.{attr}"
+            if value is _MISSING:
+                hint = _suggest(attr, (n for n in dir(module) if not n.startswith("_")))
+                self.report_attr(
+                    node, "unknown-attribute", f"module '{module.__name__}' has no attribute '{attr}'", hint
+                )
+            elif inspect.ismodule(value) and not _allowed_module(value):
+                self.report_attr(node, "forbidden-attribute", f"module '{where}' is not allowed")
+            elif _allowed_module(value) and not self.is_receiver(node):
+                self.report_attr(node, "module-use", f"module '{where}' may only be used as 'module.attribute'")
+            elif _is_container_type(value) and not self.called_or_type_test(node):
+                self.report_attr(node, "container-type", *_CONTAINER_TYPE_MESSAGE(where))
+        elif isinstance(cls := self.static_of(receiver), type) and attr in _MUTATORS and hasattr(cls, attr):
+            message = f"'{cls.__name__}.{attr}' taken from the class would bypass read-only records"
+            self.report_attr(node, "forbidden-attribute", message, f"call it on the object: value.{attr}(...)")
+
+    def called_or_type_test(self, node: ast.expr) -> bool:
+        """Whether a class is only called, used as a receiver, given to defaultdict() or isinstance()."""
+        parent = self.parents.get(node)
+        if (isinstance(parent, ast.Call) and parent.func is node) or self.is_receiver(node):
+            return True  # a class's mutating methods taken unbound are rejected in visit_Attribute
+        if isinstance(parent, ast.Call) and parent.args[:1] == [node]:
+            func = parent.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if name == "defaultdict":
+                return True  # default_factory, the only way back to the class, is a blocked attribute
+        if isinstance(parent, ast.Tuple):
+            node, parent = parent, self.parents.get(parent)
+        return (
+            isinstance(parent, ast.Call)
+            and isinstance(parent.func, ast.Name)
+            and parent.func.id == "isinstance"
+            and len(parent.args) == 2
+            and parent.args[1] is node
+        )
+
+    def is_receiver(self, node: ast.expr) -> bool:
+        parent = self.parents.get(node)
+        return isinstance(parent, ast.Attribute) and parent.value is node
+
+    # -- imports --------------------------------------------------------
+    def import_problem(self, node: ast.AST, module: str) -> bool:
+        if module in _ALLOWED_MODULES:
+            return False
+        hint = _IMPORT_HINTS.get(module, "allowed modules: " + ", ".join(sorted(_ALLOWED_MODULES)))
+        self.report(node, "import", f"import of '{module}' is not allowed", hint)
+        return True
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self.import_problem(alias, alias.name)
+            self.bind(alias, alias.asname or alias.name.partition(".")[0])
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level:
+            self.report(node, "import", "relative imports are not allowed")
+            return
+        if self.import_problem(node, node.module or ""):
+            return
+        module = _MODULES[node.module or ""]
+        for alias in node.names:
+            if alias.name == "*":
+                self.report(alias, "import", "'import *' is not allowed", "import the names you need")
+                continue
+            if not self.check_attr_name(alias, alias.name):
+                continue
+            self.bind(alias, alias.asname or alias.name)
+            value = getattr(module, alias.name, _MISSING)
+            if value is _MISSING:
+                names = (n for n in dir(module) if not n.startswith("_"))
+                self.report(alias, "unknown-attribute", f"module '{node.module}' has no attribute '{alias.name}'",
+                            _suggest(alias.name, names))  # fmt: skip
+            elif inspect.ismodule(value) and not _allowed_module(value):
+                self.report(alias, "forbidden-attribute", f"module '{node.module}.{alias.name}' is not allowed")
+
+    # -- scopes ---------------------------------------------------------
+    def visit_arguments(self, node: ast.arguments) -> None:
+        for arg in _all_args(node):
+            self.bind(arg, arg.arg)
+            if arg.annotation is not None:
+                self.visit(arg.annotation)
+        for default in [*node.defaults, *node.kw_defaults]:
+            if default is not None:
+                self.visit(default)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        if isinstance(node, ast.AsyncFunctionDef):
+            self.report(node, "construct", "async functions are not allowed")
+        for decorator in node.decorator_list:
+            self.report(decorator, "construct", "decorators are not allowed", "call the function explicitly")
+        self.bind(node, node.name)
+        self.visit(node.args)
+        if node.returns is not None:
+            self.visit(node.returns)
+        self.scopes.append(_bindings(node.body) | {a.arg for a in _all_args(node.args)})
+        for statement in node.body:
+            self.visit(statement)
+        self.scopes.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        if node.args.defaults or any(d is not None for d in node.args.kw_defaults):
+            self.report(node, "construct", "lambda default arguments are not allowed", "use a nested def")
+        self.visit(node.args)
+        self.scopes.append(_bindings([node.body]) | {a.arg for a in _all_args(node.args)})
+        self.visit(node.body)
+        self.scopes.pop()
+
+    def visit_comprehension_node(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
+        first = node.generators[0]
+        self.visit(first.iter)  # evaluated in the enclosing scope
+        scope = _Scope({n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)})
+        self.scopes.append(scope)
+        for i, gen in enumerate(node.generators):
+            if gen.is_async:
+                self.report(node, "construct", "async comprehensions are not allowed")
+            self.visit(gen.target)
+            if i:
+                self.visit(gen.iter)
+            for condition in gen.ifs:
+                self.visit(condition)
+        for part in (node.key, node.value) if isinstance(node, ast.DictComp) else (node.elt,):
+            self.visit(part)
+        self.scopes.pop()
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_comprehension_node
+
+    # -- calls ----------------------------------------------------------
+    def visit_Call(self, node: ast.Call) -> None:
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "format" and self.is_global("format") and len(node.args) > 1:
+            spec = node.args[1]
+            if not (isinstance(spec, ast.Constant) and isinstance(spec.value, str)):
+                self.report(spec, "format", "the format spec of format() must be a string literal")
+        if isinstance(func, ast.Name) and func.id == "ToolError" and self.is_global("ToolError"):
+            self.check_tool_error(node)
+
+    def check_tool_error(self, node: ast.Call) -> None:
+        if not node.args or not (isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            where = node.args[0] if node.args else node
+            hint = "write ToolError('code', field=value, ...)"
+            self.report(where, "error-code", "ToolError needs a literal error code as its first argument", hint)
+            return
+        code = node.args[0].value
+        for extra in node.args[1:]:
+            self.report(extra, "error-code", "ToolError takes its fields as keyword arguments", "write name=value")
+        for kw in node.keywords:
+            if kw.arg is None:
+                self.report(kw, "error-code", "ToolError fields must be given as name=value, not **mapping")
+        templates = self.error_templates
+        if templates is None:
+            return
+        if code not in templates:
+            declared = ", ".join(f"'{c}'" for c in templates)
+            hint = " ".join(filter(None, [_suggest(code, templates), f"declared codes: {declared}"]))
+            if not templates:
+                hint = "declare it under the tool's 'errors:'"
+            self.report(node.args[0], "error-code", f"unknown error code '{code}'", hint)
+            return
+        try:
+            fields = template_fields(templates[code])
+        except ValueError:
+            return  # the loader reports bad templates
+        given = {kw.arg for kw in node.keywords}
+        if None in given:
+            return
+        missing = [f for f in fields if f not in given]
+        for kw in node.keywords:
+            if kw.arg not in fields:
+                hint = _suggest(kw.arg or "", missing) or f"its message is {templates[code]!r}"
+                self.report(kw, "error-code", f"error '{code}' has no field '{kw.arg}'", hint)
+        if missing:
+            names = ", ".join(f"'{m}'" for m in missing)
+            hint = f"its message is {templates[code]!r}"
+            self.report(node, "error-code", f"error '{code}' needs field(s) {names}", hint)
+
+    # -- statements and constructs --------------------------------------
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is None:
+            self.report(node, "except", "a bare 'except:' would also catch ToolError", _CATCH_HINT)
+        types = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type] if node.type else []
+        for kind in types:
+            if isinstance(kind, ast.Name) and kind.id in ("Exception", "BaseException") and not self.resolve(kind.id):
+                self.report(kind, "except", f"'except {kind.id}' would also catch ToolError", _CATCH_HINT)
+            else:
+                self.visit(kind)
+        if node.name:
+            self.bind(node, node.name)
+        for statement in node.body:
+            self.visit(statement)
+
+    def visit_MatchClass(self, node: ast.MatchClass) -> None:
+        for attr in node.kwd_attrs:
+            self.check_attr_name(node, attr)
+        self.generic_visit(node)
+
+    def visit_MatchAs(self, node: ast.MatchAs | ast.MatchStar) -> None:
+        if node.name:
+            self.bind(node, node.name)
+        self.generic_visit(node)
+
+    visit_MatchStar = visit_MatchAs
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        if node.rest:
+            self.bind(node, node.rest)
+        self.generic_visit(node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        construct = _CONSTRUCTS.get(type(node))
+        if construct is not None:
+            self.report(node, "construct", construct[0], construct[1])
+            if isinstance(node, ast.ClassDef | ast.Global | ast.Nonlocal):
+                return
+        super().generic_visit(node)
+
+
+def _all_args(args: ast.arguments) -> list[ast.arg]:
+    return [a for a in [*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg] if a is not None]
+
+
+_CONSTRUCTS: dict[type[Any], tuple[str, str | None]] = {
+    ast.ClassDef: ("class definitions are not allowed", "use dicts for records and functions for behaviour"),
+    ast.Global: ("'global' is not allowed", "bodies keep no state between calls; use state"),
+    ast.Nonlocal: ("'nonlocal' is not allowed", "return values from nested functions instead"),
+    ast.Yield: ("'yield' is not allowed", "build and return a list"),
+    ast.YieldFrom: ("'yield from' is not allowed", "build and return a list"),
+    ast.Await: ("'await' is not allowed", None),
+    ast.AsyncFor: ("'async for' is not allowed", None),
+    ast.AsyncWith: ("'async with' is not allowed", None),
+    ast.With: ("'with' statements are not allowed", None),
+}
+_BODY_GLOBALS = BODY_NAMES | SAFE_BUILTINS
+_EXPRESSION_GLOBALS = EXPRESSION_NAMES | SAFE_BUILTINS
+
+
+def _normalize(source: str) -> list[Violation] | str:
+    if len(source) > MAX_SOURCE_CHARS:
+        return [Violation(1, 1, f"source is longer than {MAX_SOURCE_CHARS} characters", None, "size")]
+    source = source.replace("\r\n", "\n").replace("\r", "\n")
+    for number, line in enumerate(source.split("\n"), 1):
+        for col, char in enumerate(line, 1):
+            if char in _BAD_CHARS or char == "\0":
+                hint = "write it as an escape inside a string literal"
+                return [Violation(number, col, f"character {char!r} is not allowed in code", hint, "syntax")]
+    return source
+
+
+def _syntax_violation(exc: SyntaxError, indent: int) -> Violation:
+    line, col = (exc.lineno or 1) - (1 if indent else 0), (exc.offset or 1) - indent
+    return Violation(max(1, line), max(1, col), f"syntax error: {exc.msg}", None, "syntax")
+
+
+def _parse(text: str, mode: str, indent: int) -> ast.AST | list[Violation]:
+    try:
+        return ast.parse(text, mode=mode)
+    except SyntaxError as exc:
+        return [_syntax_violation(exc, indent)]
+    except (RecursionError, MemoryError, ValueError):
+        return [Violation(1, 1, "code is too deeply nested or too complex", None, "size")]
+
+
+def _finish(checker: _Checker, tree: ast.Module | ast.Expression, mode: str) -> list[Violation]:
+    if not checker.violations:
+        try:  # compile-time errors the parser lets through ('break' outside a loop, ...)
+            compile(tree, "<body>", mode, dont_inherit=True)
+        except SyntaxError as exc:
+            checker.violations.append(_syntax_violation(exc, checker.indent))
+        except (RecursionError, MemoryError, ValueError):
+            checker.violations.append(Violation(1, 1, "code is too deeply nested or too complex", None, "size"))
+    return sorted(checker.violations, key=lambda v: (v.line, v.col))
+
+
+def check_body(
+    source: str, *, params: Iterable[str] = (), error_templates: Mapping[str, str] | None = None
+) -> list[Violation]:
+    """Check a tool body (the inside of a function; `return` allowed). Empty list = OK."""
+    normalized = _normalize(source)
+    if isinstance(normalized, list):
+        return normalized
+    lines = ["def _body():", *("    " + line for line in normalized.split("\n"))]
+    tree = _parse("\n".join(lines), "exec", 4)
+    if isinstance(tree, list):
+        return tree
+    if (problem := _depth_problem(tree)) is not None:
+        return [Violation(1, 1, problem, None, "size")]
+    assert isinstance(tree, ast.Module)
+    checker = _Checker(lines, 4, _BODY_GLOBALS, frozenset(params))
+    checker.error_templates = error_templates
+    if len(tree.body) != 1:
+        checker.report(tree.body[1], "syntax", "code outside the body's indentation", "check the indentation")
+    function = tree.body[0]
+    assert isinstance(function, ast.FunctionDef)
+    root = _bindings(function.body)
+    root.bound |= checker.params
+    checker.run(ast.Module(body=[*function.body, *tree.body[1:]], type_ignores=[]), root)
+    return _finish(checker, tree, "exec")
+
+
+def check_expression(source: str) -> list[Violation]:
+    """Check an invariant expression over `state` (a single Python expression)."""
+    normalized = _normalize(source)
+    if isinstance(normalized, list):
+        return normalized
+    tree = _parse(normalized, "eval", 0)
+    if isinstance(tree, list):
+        return tree
+    if (problem := _depth_problem(tree)) is not None:
+        return [Violation(1, 1, problem, None, "size")]
+    assert isinstance(tree, ast.Expression)
+    checker = _Checker(normalized.split("\n"), 0, _EXPRESSION_GLOBALS, frozenset())
+    checker.run(tree, _bindings([tree]))
+    return _finish(checker, tree, "eval")

@@ -62,9 +62,9 @@ async def control(client: Client, name: str, arguments: dict[str, Any] | None = 
     Sent as a raw request: the SDK's `call_tool` would re-list the tools to find
     an output schema for an unlisted tool, and warn, on every call.
     """
-    meta: dict[str, Any] = {"io.mcpfactory/control-secret": secret} if secret else {}
+    meta = types.RequestParamsMeta(**{"io.mcpfactory/control-secret": secret}) if secret else None  # type: ignore[typeddict-unknown-key]
     request = types.CallToolRequest(
-        params=types.CallToolRequestParams(name=name, arguments=arguments or {}, _meta=meta or None)
+        params=types.CallToolRequestParams(name=name, arguments=arguments or {}, _meta=meta)
     )
     result = await client.session.send_request(request, types.CallToolResult)
     text = "".join(getattr(block, "text", "") for block in result.content)

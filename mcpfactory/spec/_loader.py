@@ -203,7 +203,10 @@ def _pydantic_issues(checker: _Checker, error: pydantic.ValidationError, data: A
         if kind == "extra_forbidden":
             parent = _resolve(data, loc[:-1])
             known = _known_fields(loc[:-1], parent)
-            checker.add(loc, f"unknown field '{loc[-1]}'", _suggest(str(loc[-1]), known), at_key=True)
+            hint = _suggest(str(loc[-1]), known)
+            if " " in str(loc[-1]):
+                hint = "quote a value that contains ': ' (YAML reads it as a new key), e.g. description: 'a: b'"
+            checker.add(loc, f"unknown field '{loc[-1]}'", hint, at_key=True)
         elif kind == "missing":
             checker.add(loc[:-1], f"missing required field '{loc[-1]}'")
         else:
@@ -581,7 +584,9 @@ class _Analysis:
             wire = [p.wire_name for p in params]
             for param in params:
                 if wire.count(param.wire_name) > 1:
-                    self.c.add(("tools", tool_name, "params", param.name), f"argument name '{param.wire_name}' is used twice")
+                    self.c.add(
+                        ("tools", tool_name, "params", param.name), f"argument name '{param.wire_name}' is used twice"
+                    )
             all_params[tool_name] = params
             try:
                 returns[tool_name] = parse_type(tool.returns, known, colls)
@@ -615,7 +620,10 @@ class _Analysis:
     ) -> None:
         tool = self.spec.tools[tool_name]
         fields: dict[str, Any] = {
-            p.name: (_python_type(p.type, python_types), pydantic.Field(p.default if p.has_default else ..., alias=p.alias))
+            p.name: (
+                _python_type(p.type, python_types),
+                pydantic.Field(p.default if p.has_default else ..., alias=p.alias),
+            )
             for p in params
         }
         model = pydantic.create_model(

@@ -9,7 +9,7 @@ from mcpfactory.compiler._codegen import generate
 from mcpfactory.errors import DriftError
 from mcpfactory.spec import LoadedSpec, load_spec
 
-__all__ = ["CompileResult", "check_spec", "compile_spec", "generate"]
+__all__ = ["CompileResult", "check_spec", "compile_spec", "generate", "raise_on_drift"]
 
 
 @dataclass(frozen=True, slots=True)

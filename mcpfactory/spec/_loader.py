@@ -610,7 +610,8 @@ class _Analysis:
         if params is None:
             violations = _restrict.check_expression(source)
         else:
-            violations = _restrict.check_body(source, params=params, error_templates=errors)
+            type_names = set(self.types)
+            violations = _restrict.check_body(source, params=params, error_templates=errors, type_names=type_names)
         for v in violations:
             line, col = self.c.source.body_position(loc, v.line, v.col)
             self.c.add_at(loc, line, col, v.message, v.hint)

@@ -65,7 +65,7 @@ VIOLATION_CODES = frozenset(
     {
         "syntax", "size", "import", "forbidden-name", "unknown-name", "underscore", "forbidden-attribute",
         "unknown-attribute", "attribute-assignment", "module-use", "construct", "except", "wall-clock",
-        "format", "error-code", "container-type",
+        "format", "error-code", "container-type", "raise-from", "annotation",
     }
 )  # fmt: skip
 
@@ -143,6 +143,8 @@ def _CONTAINER_TYPE_MESSAGE(name: str) -> tuple[str, str]:
     )
 
 
+_ANNOTATION_NAMES = frozenset({"str", "int", "float", "bool", "list", "dict", "set", "tuple", "Any", "None"})
+_ANNOTATION_NODES = (ast.Name, ast.Subscript, ast.Tuple, ast.BinOp, ast.BitOr, ast.Constant, ast.Load)
 _WALL_CLOCK_ATTRS = frozenset({"now", "today", "utcnow", "fromtimestamp", "utcfromtimestamp"})
 _IMPORT_HINTS = {
     "random": "use rng (the session's random.Random) instead of the random module",
@@ -271,6 +273,7 @@ class _Checker(ast.NodeVisitor):
         self.lines, self.indent, self.names, self.params = lines, indent, names, params
         self.expression = indent == 0
         self.error_templates: Mapping[str, str] | None = None
+        self.type_names: frozenset[str] = frozenset()
         self.violations: list[Violation] = []
         self.scopes: list[_Scope] = []
         self.parents: dict[ast.AST, ast.AST] = {}
@@ -579,6 +582,25 @@ class _Checker(ast.NodeVisitor):
             self.bind(node, node.name)
         for statement in node.body:
             self.visit(statement)
+            for inner in ast.walk(statement):
+                if isinstance(inner, ast.Raise) and inner.exc is not None and inner.cause is None:
+                    self.report(
+                        inner,
+                        "raise-from",
+                        "a raise inside 'except' must say 'from None' (or 'from err')",
+                        "write: raise ToolError(...) from None",
+                    )
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self.visit(node.target)
+        if node.value is not None:
+            self.visit(node.value)
+        for part in ast.walk(node.annotation):
+            if isinstance(part, ast.Name) and part.id not in self.type_names | _ANNOTATION_NAMES:
+                hint = _suggest(part.id, sorted(self.type_names | _ANNOTATION_NAMES))
+                self.report(part, "annotation", f"'{part.id}' is not a type of this spec", hint)
+            elif not isinstance(part, _ANNOTATION_NODES):
+                self.report(part, "annotation", "an annotation may only name types: T, list[T], dict[str, T], T | None")
 
     def visit_MatchClass(self, node: ast.MatchClass) -> None:
         for attr in node.kwd_attrs:
@@ -663,9 +685,16 @@ def _finish(checker: _Checker, tree: ast.Module | ast.Expression, mode: str) -> 
 
 
 def check_body(
-    source: str, *, params: Iterable[str] = (), error_templates: Mapping[str, str] | None = None
+    source: str,
+    *,
+    params: Iterable[str] = (),
+    error_templates: Mapping[str, str] | None = None,
+    type_names: Iterable[str] = (),
 ) -> list[Violation]:
-    """Check a tool body (the inside of a function; `return` allowed). Empty list = OK."""
+    """Check a tool body (the inside of a function; `return` allowed). Empty list = OK.
+
+    `type_names` are the spec's record and object types, which local annotations may name.
+    """
     normalized = _normalize(source)
     if isinstance(normalized, list):
         return normalized
@@ -678,6 +707,7 @@ def check_body(
     assert isinstance(tree, ast.Module)
     checker = _Checker(lines, 4, _BODY_GLOBALS, frozenset(params))
     checker.error_templates = error_templates
+    checker.type_names = frozenset(type_names)
     if len(tree.body) != 1:
         checker.report(tree.body[1], "syntax", "code outside the body's indentation", "check the indentation")
     function = tree.body[0]

@@ -56,9 +56,11 @@ __all__ = [
     "ReadOnlyError",
     "Session",
     "StateBase",
+    "ToolDef",
     "ToolError",
     "canonical_json",
     "freeze",
+    "load_json_seed",
     "state_sha256",
     "thaw",
 ]
@@ -72,7 +74,7 @@ FAULT_META_KEY = "io.mcpfactory/fault"
 _CONTROL_SECRET_ENV = "MCPFACTORY_CONTROL_SECRET"
 _MODERN_ERA = "2026-"
 
-R = TypeVar("R")
+_R = TypeVar("_R")
 
 
 # --------------------------------------------------------------------------- values
@@ -155,7 +157,7 @@ def state_sha256(state: Mapping[str, Any]) -> str:
 _MISSING: Any = object()
 
 
-class Collection(Generic[R]):
+class Collection(Generic[_R]):
     """One keyed collection of a session's state: the frozen seed plus this session's writes."""
 
     __slots__ = ("_base", "_layer", "_name", "_overlay", "_session")
@@ -176,12 +178,12 @@ class Collection(Generic[R]):
             return self._overlay[key]
         return self._base.get(key)
 
-    def get(self, key: str, default: Any = None) -> R | None:
+    def get(self, key: str, default: Any = None) -> _R | None:
         """Return the record under `key` (read-only), or `default`."""
-        record: R | None = self._lookup(key)
+        record: _R | None = self._lookup(key)
         return default if record is None else record
 
-    def __getitem__(self, key: str) -> R:
+    def __getitem__(self, key: str) -> _R:
         record = self._lookup(key)
         if record is None:
             raise KeyError(f"{self._name} has no record {key!r}")
@@ -210,11 +212,11 @@ class Collection(Generic[R]):
     def keys(self) -> Iterator[str]:
         return iter(self)
 
-    def values(self) -> Iterator[R]:
+    def values(self) -> Iterator[_R]:
         for key in self:
             yield self._lookup(key)
 
-    def items(self) -> Iterator[tuple[str, R]]:
+    def items(self) -> Iterator[tuple[str, _R]]:
         for key in self:
             yield key, self._lookup(key)
 
@@ -238,7 +240,7 @@ class Collection(Generic[R]):
             self._session.touched.append(self)
         return self._layer
 
-    def edit(self, key: str) -> R:
+    def edit(self, key: str) -> _R:
         """Return a writable copy of the record under `key`; changes are kept if the call succeeds."""
         layer = self._writable_layer()
         record = layer.get(key, _MISSING)
@@ -251,7 +253,7 @@ class Collection(Generic[R]):
             raise KeyError(f"{self._name} has no record {key!r}")
         return record  # type: ignore[no-any-return]
 
-    def __setitem__(self, key: str, record: R) -> None:
+    def __setitem__(self, key: str, record: _R) -> None:
         if not isinstance(key, str):
             raise TypeError(f"{self._name} keys are strings, not {type(key).__name__}")
         if not isinstance(record, dict):
@@ -484,10 +486,10 @@ class Environment:
     # declaration -----------------------------------------------------------
     def tool(
         self, *, effect: Literal["read", "write"], errors: Mapping[str, str] | None = None
-    ) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    ) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
         """Register a tool body; its signature and docstring define the MCP tool."""
 
-        def register(func: Callable[..., R]) -> Callable[..., R]:
+        def register(func: Callable[..., _R]) -> Callable[..., _R]:
             self.tools[func.__name__] = _tool_def(func, effect, errors or {})
             return func
 

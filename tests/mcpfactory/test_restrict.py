@@ -282,7 +282,7 @@ BENIGN_BODIES = [
             "try:",
             "    book = state.books[book_id]",
             "except KeyError:",
-            "    raise ToolError('not_found', title=book_id)",
+            "    raise ToolError('not_found', title=book_id) from None",
             "return book",
         ),
     ),
@@ -701,3 +701,20 @@ def test_container_classes_may_be_called_or_used_in_isinstance() -> None:
         "return list(set(counts))"
     )
     assert check_body(source) == []
+
+
+def test_raise_inside_except_must_say_from() -> None:
+    source = 'try:\n    x = int("a")\nexcept ValueError:\n    raise ToolError("bad")\nreturn x'
+    assert [v.code for v in check_body(source)] == ["raise-from"]
+    assert check_body(source.replace('("bad")', '("bad") from None')) == []
+
+
+def test_annotations_may_name_the_spec_types_only() -> None:
+    good = "nights: list[Night] = []\ntotal: float | None = None\nreturn nights"
+    assert check_body(good, type_names={"Night"}) == []
+    bad = check_body("x: Nigth = {}\ny: f(1) = 2\nreturn x", type_names={"Night"})
+    assert [(v.code, v.hint) for v in bad] == [
+        ("annotation", "did you mean 'Night'?"),
+        ("annotation", None),
+        ("annotation", None),
+    ]

@@ -37,7 +37,16 @@ async def _control(client: Client, name: str, arguments: dict[str, Any] | None =
 async def test_tools_are_listed_with_schemas_and_annotations(library: Any) -> None:
     async with Client(library.build(), mode="legacy") as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert list(tools) == ["find_book", "count_books", "borrow_book", "add_book", "break_book", "crash", "sneaky_write", "roll"]
+    assert list(tools) == [
+        "find_book",
+        "count_books",
+        "borrow_book",
+        "add_book",
+        "break_book",
+        "crash",
+        "sneaky_write",
+        "roll",
+    ]
     borrow = tools["borrow_book"]
     assert borrow.input_schema == {
         "type": "object",

@@ -45,17 +45,32 @@ CASES: dict[str, tuple[str, str]] = {
     "forbidden_import": ('      book_id = f"b{len', '      import os\n      book_id = f"b{len'),
     "forbidden_call": ("      return sum(1 for book", "      return eval('1') + sum(1 for book"),
     "dunder_access": ("      return rng.randint(1, 6)", "      return rng.__class__.__subclasses__()"),
-    "wall_clock": ('      book_id = f"b{len', '      import datetime\n      stamp = datetime.datetime.now()\n      book_id = f"b{len'),
-    "undeclared_error_code": ('      raise ToolError("not_found", title=title)', '      raise ToolError("missing", title=title)'),
+    "wall_clock": (
+        '      book_id = f"b{len',
+        '      import datetime\n      stamp = datetime.datetime.now()\n      book_id = f"b{len',
+    ),
+    "undeclared_error_code": (
+        '      raise ToolError("not_found", title=title)',
+        '      raise ToolError("missing", title=title)',
+    ),
     "unknown_tool_field": ("    effect: read\n    params:\n      title:", "    efect: read\n    params:\n      title:"),
-    "bad_effect": ("Count the titles in a genre.\n    effect: read", "Count the titles in a genre.\n    effect: modify"),
+    "bad_effect": (
+        "Count the titles in a genre.\n    effect: read",
+        "Count the titles in a genre.\n    effect: modify",
+    ),
     "unknown_ref_collection": ("      member_id: ref[members]", "      member_id: ref[member]"),
     "template_attribute_access": ("titled {title}.", "titled {title.__class__}."),
     "reserved_parameter_name": ("      days: {type: int, default: 14", "      rng: {type: int, default: 14"),
     "default_of_wrong_type": ("      days: {type: int, default: 14", "      days: {type: int, default: fourteen"),
     "invalid_yaml": ("name: library\n", "name: [library\n"),
-    "invariant_unknown_name": ("for book in state.books.values())\n    message: A book", "for book in stat.books.values())\n    message: A book"),
-    "recursive_type": ("      zip: {type: str, description: Five-digit postal code.}\n", "      zip: {type: str, description: Five-digit postal code.}\n      next: Address | None\n"),
+    "invariant_unknown_name": (
+        "for book in state.books.values())\n    message: A book",
+        "for book in stat.books.values())\n    message: A book",
+    ),
+    "recursive_type": (
+        "      zip: {type: str, description: Five-digit postal code.}\n",
+        "      zip: {type: str, description: Five-digit postal code.}\n      next: Address | None\n",
+    ),
     "bad_clock": ('clock: "2024-05-15T10:00:00"', 'clock: "May 15th"'),
 }
 

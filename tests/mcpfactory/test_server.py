@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp.client.client import Client
+from mcp.shared.exceptions import MCPError
 
 from tests.mcpfactory.specs import LIBRARY
 
@@ -99,11 +100,11 @@ async def test_invalid_arguments_name_each_bad_field(library: Any) -> None:
     }
 
 
-async def test_unknown_tool_is_an_error_result(library: Any) -> None:
+async def test_unknown_tool_is_a_protocol_error(library: Any) -> None:
     async with Client(library.build(), mode="legacy") as client:
-        result = await client.call_tool("no_such_tool", {})
-    assert result.is_error
-    assert result.meta == {"io.mcpfactory/error": {"code": "unknown_tool"}}
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("no_such_tool", {})
+    assert (caught.value.error.code, caught.value.error.message) == (-32602, "Unknown tool: no_such_tool")
 
 
 @pytest.mark.parametrize(
@@ -163,9 +164,10 @@ async def test_explicit_session_key_keeps_state_for_sessionless_clients(library:
 async def test_control_plane_is_invisible_without_control(library: Any) -> None:
     async with Client(library.build(), mode="legacy") as client:
         names = [tool.name for tool in (await client.list_tools()).tools]
-        result = await client.call_tool("_control_state_hash", {})
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("_control_state_hash", {})
     assert not any(name.startswith("_control") for name in names)
-    assert result.meta == {"io.mcpfactory/error": {"code": "unknown_tool"}}
+    assert caught.value.error.code == -32602
 
 
 async def test_control_plane_is_hidden_from_the_listing_even_with_control(library: Any) -> None:

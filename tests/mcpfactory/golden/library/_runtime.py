@@ -42,6 +42,7 @@ from typing import Any, Generic, Literal, NoReturn, TypeVar
 import mcp_types as types
 import pydantic
 from mcp.server.lowlevel.server import Server
+from mcp.shared.exceptions import MCPError
 from pydantic.json_schema import GenerateJsonSchema
 
 __all__ = [
@@ -660,6 +661,9 @@ class Environment:
                 return self._control(
                     params.name, params.arguments or {}, resolve(ctx, meta), lambda s: replace(ctx, meta, s)
                 )
+            if params.name not in self.tools:
+                # The MCP spec answers an unknown tool with a protocol error, not a tool result.
+                raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
             return self.call(resolve(ctx, meta), params.name, params.arguments)
 
         return Server(

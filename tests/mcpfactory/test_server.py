@@ -287,3 +287,17 @@ async def test_aliased_parameter_keeps_its_wire_name(compile_package: Any) -> No
     assert list(tool.input_schema["properties"]) == ["place_id", "state"]
     assert moved.structured_content == {"place_id": "p1", "state": "CA"}
     assert by_variable.is_error
+
+
+def test_fast_state_hash_equals_the_hash_of_the_snapshot(library: Any) -> None:
+    from library_env._runtime import state_sha256  # type: ignore[import-not-found]
+
+    env = library.env
+    session = env.new_session()
+    assert env.state_sha256(session) == state_sha256(session.snapshot())
+    env.call(session, "add_book", {"title": "Émile", "genre": "fiction"})
+    env.call(session, "borrow_book", {"member_id": "m2", "book_id": "b1"})
+    patched = env.new_session(patch={"books": {"b2": None}})
+    assert env.state_sha256(session) == state_sha256(session.snapshot())
+    assert env.state_sha256(patched) == state_sha256(patched.snapshot())
+    assert env.state_sha256(session) != env.state_sha256(patched)

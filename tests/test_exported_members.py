@@ -17,7 +17,8 @@ def test_all_names_exist_and_public_names_are_all_exported(name: str) -> None:
     defined_here = {
         member
         for member, value in vars(module).items()
-        if not member.startswith("_") and getattr(value, "__module__", name).startswith(name)
+        if not member.startswith("_")
+        and getattr(value, "__module__", name).startswith(name)
         and not isinstance(value, type(module))
     }
     assert defined_here <= exported | {"annotations"}

@@ -476,6 +476,7 @@ class Environment:
         self.default_seed = default_seed
         self._load_seed = seed
         self._seed: dict[str, FrozenDict] | None = None
+        self._seed_json: dict[str, dict[str, str]] | None = None
         self._validators = {
             coll: (key_field, pydantic.TypeAdapter(record)) for coll, (key_field, record) in records.items()
         }
@@ -511,6 +512,27 @@ class Environment:
         if self._seed is None:
             self._seed = {name: freeze(records) for name, records in self._load_seed().items()}
         return self._seed
+
+    def state_sha256(self, session: Session) -> str:
+        """Hash a session's state; equal to `state_sha256(session.snapshot())`, without re-serialising the seed."""
+        return hashlib.sha256(self.canonical_state(session).encode("utf-8")).hexdigest()
+
+    def canonical_state(self, session: Session) -> str:
+        """Canonical JSON of a session's state, built from each seed record's JSON (cached once per process)."""
+        if self._seed_json is None:
+            self._seed_json = {
+                name: {key: canonical_json(record) for key, record in records.items()}
+                for name, records in self.seed_state().items()
+            }
+        parts = []
+        for name, collection in sorted(session.state.collections().items()):
+            seed_json, changes = self._seed_json[name], collection._changes()
+            records = ",".join(
+                f"{canonical_json(key)}:{canonical_json(changes[key]) if key in changes else seed_json[key]}"
+                for key in sorted(collection)
+            )
+            parts.append(f"{canonical_json(name)}:{{{records}}}")
+        return "{" + ",".join(parts) + "}"
 
     def new_session(self, seed: int | None = None, patch: Mapping[str, Any] | None = None) -> Session:
         return Session(self, seed, patch)
@@ -695,11 +717,11 @@ class Environment:
                                 self._validate_record(coll, key, record)
                     session = self.new_session(seed, patch)
                 replace(session)
-                result: dict[str, Any] = {"state_sha256": state_sha256(session.snapshot())}
+                result: dict[str, Any] = {"state_sha256": self.state_sha256(session)}
             elif name == "_control_snapshot":
                 result = {"state": session.snapshot(arguments.get("scope", "full"))}
             elif name == "_control_state_hash":
-                result = {"state_sha256": state_sha256(session.snapshot())}
+                result = {"state_sha256": self.state_sha256(session)}
             else:
                 result = {"violations": self.check_invariants(session)}
         except (ValueError, TypeError, KeyError, pydantic.ValidationError) as exc:

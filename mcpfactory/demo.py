@@ -66,4 +66,11 @@ def run_demo(say: Callable[[str], None]) -> int:
         if not anyio.run(_exercise, env, say):
             failures += 1
     say(f"{len(names) - failures} of {len(names)} environments behaved as their specs say")
+    try:
+        from harness.cli import run_demo_rollouts
+    except ImportError:  # the harness is part of the project; only a partial install lacks it
+        return 1 if failures else 0
+    say("\nrollouts over every task of the catalog, in memory: the oracle must score 1.0")
+    if run_demo_rollouts(say) != 0:
+        failures += 1
     return 1 if failures else 0

@@ -33,6 +33,7 @@ import os
 import random
 import sys
 import typing
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -448,7 +449,13 @@ def _describe_validation_error(tool: str, error: pydantic.ValidationError) -> tu
 
 # --------------------------------------------------------------------------- environment
 
-_CONTROL_TOOLS = ("_control_reset", "_control_snapshot", "_control_state_hash", "_control_invariants")
+_CONTROL_TOOLS = (
+    "_control_reset",
+    "_control_snapshot",
+    "_control_state_hash",
+    "_control_invariants",
+    "_control_close",
+)
 
 
 class Environment:
@@ -624,17 +631,24 @@ class Environment:
 
     # MCP -------------------------------------------------------------------------
     def build(
-        self, *, control: bool = False, control_secret: str | None = None, process_session: bool = False
+        self,
+        *,
+        control: bool = False,
+        control_secret: str | None = None,
+        process_session: bool = False,
+        max_keyed_sessions: int = 100_000,
     ) -> Server:
         """Return an MCP server for this environment.
 
         With `control`, the hidden control-plane tools answer (and, when
         `control_secret` is set, only to calls carrying it). With
         `process_session`, sessionless (2026-era) requests share one
-        process-wide session, as suits stdio.
+        process-wide session, as suits stdio. At most `max_keyed_sessions`
+        explicitly keyed sessions are kept; the least recently used goes first.
         """
         listed = types.ListToolsResult(tools=[tool.mcp_tool for tool in self.tools.values()])
-        sessions_by_key: dict[str, Session] = {}
+        # Explicitly keyed sessions, least recently used first; bounded so abandoned keys cannot exhaust memory.
+        sessions_by_key: OrderedDict[str, Session] = OrderedDict()
 
         def resolve(ctx: Any, meta: Mapping[str, Any] | None) -> Session:
             key = (meta or {}).get(SESSION_META_KEY)
@@ -642,6 +656,10 @@ class Environment:
                 session = sessions_by_key.get(key)
                 if session is None:
                     session = sessions_by_key[key] = self.new_session()
+                    if len(sessions_by_key) > max_keyed_sessions:
+                        sessions_by_key.popitem(last=False)
+                else:
+                    sessions_by_key.move_to_end(key)
                 return session
             if ctx.protocol_version.startswith(_MODERN_ERA):
                 if process_session:
@@ -657,13 +675,19 @@ class Environment:
                 session = connection.state["mcpfactory.session"] = self.new_session()
             return session
 
-        def replace(ctx: Any, meta: Mapping[str, Any] | None, session: Session) -> None:
+        def replace(ctx: Any, meta: Mapping[str, Any] | None, session: Session | None) -> None:
+            """Install `session` as the caller's session; None forgets it (the next call starts afresh)."""
             key = (meta or {}).get(SESSION_META_KEY)
             if isinstance(key, str):
-                sessions_by_key[key] = session
+                if session is None:
+                    sessions_by_key.pop(key, None)
+                else:
+                    sessions_by_key[key] = session
             elif ctx.protocol_version.startswith(_MODERN_ERA):
                 if process_session:
                     self._process_session = session
+            elif session is None:
+                ctx.session._connection.state.pop("mcpfactory.session", None)
             else:
                 ctx.session._connection.state["mcpfactory.session"] = session
 
@@ -698,7 +722,7 @@ class Environment:
         )
 
     def _control(
-        self, name: str, arguments: Mapping[str, Any], session: Session, replace: Callable[[Session], None]
+        self, name: str, arguments: Mapping[str, Any], session: Session, replace: Callable[[Session | None], None]
     ) -> types.CallToolResult:
         try:
             if name == "_control_reset":
@@ -717,9 +741,15 @@ class Environment:
                                 self._validate_record(coll, key, record)
                     session = self.new_session(seed, patch)
                 replace(session)
-                result: dict[str, Any] = {"state_sha256": self.state_sha256(session)}
+                # Hashing reads the whole state: only on request, so a reset stays O(patch).
+                result: dict[str, Any] = {"reset": True}
+                if arguments.get("hash"):
+                    result["state_sha256"] = self.state_sha256(session)
             elif name == "_control_snapshot":
                 result = {"state": session.snapshot(arguments.get("scope", "full"))}
+            elif name == "_control_close":
+                replace(None)
+                result = {"closed": True}
             elif name == "_control_state_hash":
                 result = {"state_sha256": self.state_sha256(session)}
             else:

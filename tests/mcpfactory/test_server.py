@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import anyio
+import mcp_types as types
 import pytest
 from mcp.client.client import Client
 from mcp.shared.exceptions import MCPError
@@ -191,10 +192,11 @@ async def test_reset_snapshot_and_hash_round_trip(library: Any) -> None:
         await client.call_tool("add_book", {"title": "Emma", "genre": "fiction"})
         full = (await _control(client, "_control_snapshot"))["state"]
         changed_hash = (await _control(client, "_control_state_hash"))["state_sha256"]
-        assert (await _control(client, "_control_reset"))["state_sha256"] == seed_hash
-        assert (await _control(client, "_control_reset", {"state": full}))["state_sha256"] == changed_hash
+        assert await _control(client, "_control_reset") == {"reset": True}
+        assert (await _control(client, "_control_reset", {"hash": True}))["state_sha256"] == seed_hash
+        assert (await _control(client, "_control_reset", {"state": full, "hash": True}))["state_sha256"] == changed_hash
         patch = {"books": {"b1": None}}
-        patched = await _control(client, "_control_reset", {"patch": patch})
+        patched = await _control(client, "_control_reset", {"patch": patch, "hash": True})
         books = (await _control(client, "_control_snapshot"))["state"]["books"]
     assert set(full["books"]) == {"b1", "b2", "b3"}
     assert patched["state_sha256"] not in (seed_hash, changed_hash)
@@ -301,3 +303,17 @@ def test_fast_state_hash_equals_the_hash_of_the_snapshot(library: Any) -> None:
     assert env.state_sha256(session) == state_sha256(session.snapshot())
     assert env.state_sha256(patched) == state_sha256(patched.snapshot())
     assert env.state_sha256(session) != env.state_sha256(patched)
+
+
+async def test_closing_a_session_frees_it_and_the_next_call_starts_afresh(library: Any) -> None:
+    server = library.build(control=True)
+    key = {"io.mcpfactory/session": "closing"}
+    async with Client(server) as client:
+        await client.call_tool("add_book", {"title": "Emma", "genre": "fiction"}, meta=key)
+        before = await client.call_tool("count_books", {"genre": "fiction"}, meta=key)
+        await client.session.send_request(
+            types.CallToolRequest(params=types.CallToolRequestParams(name="_control_close", arguments={}, _meta=key)),
+            types.CallToolResult,
+        )
+        after = await client.call_tool("count_books", {"genre": "fiction"}, meta=key)
+    assert (before.structured_content, after.structured_content) == ({"result": 2}, {"result": 1})

@@ -1,0 +1,267 @@
+"""The harness's subcommands of the `mcpfactory` CLI: `rollout`, `report` and `export`.
+
+`mcpfactory.cli` calls `register(subparsers)` when this module exists; each
+subcommand sets `func(args) -> int`. Heavy modules (litellm, matplotlib,
+ray) are imported only by the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register", "run_demo_rollouts"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `rollout`, `report` and `export` to the `mcpfactory` command line."""
+    p = subparsers.add_parser(
+        "rollout",
+        help="run a policy on an environment's tasks; write one JSON record per episode",
+        description="Run episodes (task x sample) with a policy; records stream to OUT/records.jsonl.",
+    )
+    p.add_argument("--env", help="environment name, comma-separated names, or 'all' (every env with tasks)")
+    p.add_argument("--tasks", help="a tasks JSONL file (default: servers/<env>/tasks.jsonl)")
+    p.add_argument("--catalog", help="the catalog folder holding <env>/server.py (default: ./servers)")
+    p.add_argument("--task-ids", help="only these task ids (comma-separated)")
+    p.add_argument("--policy", choices=["oracle", "random", "litellm", "replay"], default="oracle")
+    p.add_argument("--model", help="litellm model name, e.g. openai/gpt-4o or openai/<served-name> with --api-base")
+    p.add_argument("--api-base", help="OpenAI-compatible base URL (vLLM, SGLang, a fake)")
+    p.add_argument("--api-key", help="API key (default: the provider's environment variable)")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--logprobs", action="store_true", help="ask for logprobs (kept in records)")
+    p.add_argument("--return-token-ids", action="store_true", help="ask a vLLM server for prompt and completion ids")
+    p.add_argument("--replay", help="records file or run folder to replay (with --policy replay)")
+    p.add_argument("--samples", type=int, default=1, help="episodes per task (a GRPO group); default 1")
+    p.add_argument("--concurrency", type=int, default=16, help="episodes at once; default 16")
+    p.add_argument("--transport", choices=["memory", "stdio", "http"], default="memory")
+    p.add_argument("--pool-size", type=int, help="stdio server processes per environment (default: min(C, 8))")
+    p.add_argument("--url", help="with --transport http: an already running server instead of starting one")
+    p.add_argument("--control-secret", help="with --url: the server's control secret")
+    p.add_argument("--out", help="run folder (default: runs/<env>-<policy>-<UTC time>)")
+    p.add_argument("--resume", action="store_true", help="skip episodes already recorded in --out")
+    p.add_argument("--backend", choices=["local", "ray"], default="local")
+    p.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray instance)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-turns", type=int, default=30)
+    p.add_argument("--model-timeout", type=float, default=120.0, help="seconds per model call attempt")
+    p.add_argument("--tool-timeout", type=float, default=30.0, help="seconds per tool call")
+    p.add_argument("--episode-timeout", type=float, help="seconds per episode")
+    p.add_argument("--max-attempts", type=int, default=3, help="attempts per episode on infrastructure errors")
+    p.add_argument("--reward", choices=["all_or_nothing", "blend", "partial"], default="all_or_nothing")
+    p.add_argument("--extra-call-penalty", type=float, default=0.0)
+    p.add_argument("--malformed-call-penalty", type=float, default=0.0)
+    p.add_argument("--fault-transient", type=float, default=0.0, help="rate of injected transient tool errors")
+    p.add_argument("--fault-latency", type=float, default=0.0, help="rate of injected latency")
+    p.add_argument("--fault-latency-s", type=float, default=0.5)
+    p.add_argument("--fault-drop", type=float, default=0.0, help="rate of injected dropped connections")
+    p.add_argument("--user-model", help="simulate the user with this model (tau-bench style); off by default")
+    p.add_argument("--user-api-base")
+    p.add_argument("--check-invariants", action="store_true", help="record invariant violations of the final state")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar")
+    p.set_defaults(func=_cmd_rollout)
+
+    p = subparsers.add_parser("report", help="summarise a run: success, pass@k, pass^k, errors, plots")
+    p.add_argument("run", help="run folder (or records.jsonl)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--compare", help="another run folder to compare with")
+    p.add_argument("--plots", help="folder for PNG plots (default: RUN/plots)")
+    p.add_argument("--no-plots", action="store_true")
+    p.set_defaults(func=_cmd_report)
+
+    p = subparsers.add_parser("export", help="write a run's records in the shape a trainer consumes")
+    p.add_argument("run", help="run folder (or records.jsonl)")
+    p.add_argument("--format", choices=["sft", "tokens", "hf"], required=True)
+    p.add_argument("--out", required=True, help="output file (sft, tokens) or folder (hf)")
+    p.add_argument("--min-reward", type=float, help="keep episodes with at least this reward (sft default: 1.0)")
+    p.set_defaults(func=_cmd_export)
+
+
+def _tasks(args: argparse.Namespace) -> list[Any]:
+    from harness.tasks import catalog_envs, env_tasks, load_tasks
+
+    ids = args.task_ids.split(",") if args.task_ids else None
+    root = Path(args.catalog).resolve() if args.catalog else None
+    if args.tasks:
+        envs = None if args.env in (None, "all") else args.env.split(",")
+        tasks = [t for t in load_tasks(args.tasks, ids=ids) if envs is None or t.env in envs]
+    else:
+        if not args.env:
+            raise SystemExit("mcpfactory rollout: give --env ENV|all or --tasks FILE")
+        envs = catalog_envs(root) if args.env == "all" else args.env.split(",")
+        tasks = [t for env in envs for t in env_tasks(env, root) if ids is None or t.id in ids]
+    return tasks
+
+
+def _policy(args: argparse.Namespace) -> Any:
+    from harness.policies import PolicySpec
+
+    if args.policy == "litellm":
+        if not args.model:
+            raise SystemExit("mcpfactory rollout: --policy litellm needs --model")
+        options: dict[str, Any] = {"model": args.model, "timeout": args.model_timeout}
+        for name in ("api_base", "api_key", "temperature", "max_tokens"):
+            if getattr(args, name) is not None:
+                options[name] = getattr(args, name)
+        if args.api_base and not args.api_key:
+            options["api_key"] = os.environ.get("OPENAI_API_KEY", "none")
+        options["logprobs"] = args.logprobs
+        options["return_token_ids"] = args.return_token_ids
+        return PolicySpec("litellm", options)
+    if args.policy == "replay":
+        if not args.replay:
+            raise SystemExit("mcpfactory rollout: --policy replay needs --replay RECORDS")
+        return PolicySpec("replay", {"records": args.replay})
+    return PolicySpec(args.policy)
+
+
+def _cmd_rollout(args: argparse.Namespace) -> int:
+    import anyio
+
+    from harness.episode import EpisodeConfig
+    from harness.errors import HarnessError
+    from harness.faults import FaultConfig
+    from harness.report import build_report, render_text
+    from harness.reward import RewardConfig
+    from harness.runner import RunConfig, Runner
+    from harness.user import LiteLLMUser
+
+    tasks = _tasks(args)
+    if not tasks:
+        print("mcpfactory rollout: no tasks matched", file=sys.stderr)
+        return 1
+    spec = _policy(args)
+    episode = EpisodeConfig(
+        max_turns=args.max_turns,
+        model_timeout=args.model_timeout,
+        tool_timeout=args.tool_timeout,
+        episode_timeout=args.episode_timeout,
+        reward=RewardConfig(
+            rule=args.reward,
+            extra_call_penalty=args.extra_call_penalty,
+            malformed_call_penalty=args.malformed_call_penalty,
+        ),
+        faults=FaultConfig(
+            transient_error_rate=args.fault_transient,
+            latency_rate=args.fault_latency,
+            latency_s=args.fault_latency_s,
+            drop_rate=args.fault_drop,
+        ),
+        check_invariants=args.check_invariants,
+    )
+    config = RunConfig(
+        samples=args.samples,
+        concurrency=args.concurrency,
+        max_attempts=args.max_attempts,
+        seed=args.seed,
+        transport=args.transport,
+        pool_size=args.pool_size,
+        url=args.url,
+        control_secret=args.control_secret,
+        episode=episode,
+        backend=args.backend,
+        ray_address=args.ray_address,
+        progress=sys.stderr.isatty() if args.progress is None else args.progress,
+        resume=args.resume,
+    )
+    envs = sorted({t.env for t in tasks})
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    out = Path(args.out) if args.out else Path("runs") / f"{'+'.join(envs)}-{spec.name}-{stamp}"
+    user = LiteLLMUser(args.user_model, api_base=args.user_api_base) if args.user_model else None
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with contextlib.ExitStack() as stack:
+            # Server processes log to a file in the run folder, not over the progress bar.
+            log = stack.enter_context((out / "servers.log").open("a")) if args.transport != "memory" else None
+            catalog = Path(args.catalog).resolve() if args.catalog else None
+            runner = Runner(spec, config, out=out, user=user, errlog=log, keep_records=False, catalog=catalog)
+            summary = anyio.run(runner.run, tasks)
+    except HarnessError as exc:
+        print(f"mcpfactory rollout: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{summary.episodes} episode(s) run, {summary.skipped} already recorded, {summary.retried} retried; "
+        f"records in {out}"
+    )
+    print(render_text(build_report(out)))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.report import build_report, compare_reports, render_compare, render_text, write_plots
+
+    report = build_report(args.run)
+    if not report["overall"]["episodes"]:
+        print(f"mcpfactory report: no records in {args.run}", file=sys.stderr)
+        return 1
+    other = build_report(args.compare) if args.compare else None
+    plots: list[str] = []
+    if not args.no_plots:
+        folder = Path(args.plots) if args.plots else _run_folder(args.run) / "plots"
+        plots = [str(p) for p in write_plots(args.run, folder, compare=args.compare)]
+    if args.json:
+        payload: dict[str, Any] = {"report": report, "plots": plots}
+        if other is not None:
+            payload["compare"] = compare_reports(report, other)
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        return 0
+    print(render_text(report))
+    if other is not None:
+        print()
+        print(render_compare(compare_reports(report, other)))
+    for path in plots:
+        print(f"plot: {path}")
+    return 0
+
+
+def _run_folder(path: str) -> Path:
+    folder = Path(path)
+    return folder if folder.is_dir() else folder.parent
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from harness.export import export_hf_dataset, export_sft, export_token_rollouts
+
+    if args.format == "sft":
+        count = export_sft(args.run, args.out, min_reward=1.0 if args.min_reward is None else args.min_reward)
+    elif args.format == "tokens":
+        count = export_token_rollouts(args.run, args.out, min_reward=args.min_reward)
+    else:
+        count = export_hf_dataset(args.run, args.out, min_reward=args.min_reward)
+    print(f"wrote {count} example(s) to {args.out}")
+    return 0
+
+
+def run_demo_rollouts(say: Callable[[str], None], *, samples: int = 2, catalog: Path | None = None) -> int:
+    """Run the oracle and the random policy over the catalog in memory and print both reports.
+
+    Meant for `mcpfactory demo`; returns 1 if the oracle misses any task (an environment or task bug).
+    """
+    import anyio
+
+    from harness.policies import OraclePolicy, RandomPolicy
+    from harness.report import build_report_from_records, render_text
+    from harness.runner import RunConfig, Runner
+    from harness.tasks import catalog_envs, env_tasks
+
+    tasks = [task for env in catalog_envs(catalog) for task in env_tasks(env, catalog)]
+    if not tasks:
+        say("no environment has both a compiled server and tasks")
+        return 0
+    status = 0
+    for policy in (OraclePolicy(), RandomPolicy()):
+        summary = anyio.run(Runner(policy, RunConfig(samples=samples), catalog=catalog).run, tasks)
+        say(f"== {policy.name} policy ==")
+        say(render_text(build_report_from_records(summary.records)))
+        if policy.name == "oracle" and summary.success_rate != 1.0:
+            status = 1
+    return status

@@ -1,0 +1,18 @@
+"""Policies: what produces the agent's turns (a model through litellm, the oracle, random calls, a replay)."""
+
+from harness.policies.base import Policy, PolicySpec, PolicyView
+from harness.policies.llm import LiteLLMPolicy
+from harness.policies.oracle import OraclePolicy
+from harness.policies.random import RandomPolicy, random_arguments
+from harness.policies.replay import ReplayPolicy
+
+__all__ = [
+    "LiteLLMPolicy",
+    "OraclePolicy",
+    "Policy",
+    "PolicySpec",
+    "PolicyView",
+    "RandomPolicy",
+    "ReplayPolicy",
+    "random_arguments",
+]

@@ -1,0 +1,57 @@
+"""Each harness module says what it exports, and exports exist."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import harness
+
+MODULES = [
+    "harness",
+    "harness.cli",
+    "harness.connection",
+    "harness.conversation",
+    "harness.episode",
+    "harness.errors",
+    "harness.export",
+    "harness.fake_llm",
+    "harness.faults",
+    "harness.policies",
+    "harness.ray_backend",
+    "harness.records",
+    "harness.report",
+    "harness.reward",
+    "harness.runner",
+    "harness.schema",
+    "harness.tasks",
+    "harness.user",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_exported_name_exists_and_is_sorted(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = module.__all__
+    assert all(hasattr(module, item) for item in exported)
+    assert len(set(exported)) == len(exported)
+    assert list(exported) == sorted(exported, key=lambda n: (not n.isupper(), n))
+
+
+def test_package_exports_are_its_public_names() -> None:
+    public = {
+        name
+        for name, value in vars(harness).items()
+        if not name.startswith("_") and not isinstance(value, type(harness))
+    }
+    assert public == set(harness.__all__)
+
+
+def test_importing_the_harness_does_not_import_litellm_or_mcpfactory() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, harness; print('litellm' in sys.modules, any(m.startswith('mcpfactory') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -132,6 +132,27 @@ tools:
       book["copies"] = json.loads('"many"')  # Any to the type checker: only the runtime can catch it
       return "done"
 
+  lend_and_break:
+    description: Lend a book, then corrupt the member (a deliberate bug spanning two collections).
+    effect: write
+    params:
+      book_id: ref[books]
+    returns: str
+    body: |
+      import json
+      book = state.books.edit(book_id)
+      book["copies"] -= 1
+      member = state.members.edit("m1")
+      member["loans"] = json.loads('"not a list"')
+      return "done"
+
+  not_json:
+    description: Return a value that is not JSON (a deliberate bug).
+    effect: read
+    returns: any
+    body: |
+      return {"tags": set(["a"])}
+
   crash:
     description: Divide by zero (a deliberate bug, for tests of the fault channel).
     effect: read

@@ -45,6 +45,8 @@ async def test_tools_are_listed_with_schemas_and_annotations(library: Any) -> No
         "borrow_book",
         "add_book",
         "break_book",
+        "lend_and_break",
+        "not_json",
         "crash",
         "sneaky_write",
         "roll",
@@ -110,8 +112,14 @@ async def test_unknown_tool_is_a_protocol_error(library: Any) -> None:
 
 @pytest.mark.parametrize(
     ("tool", "arguments"),
-    [("crash", {}), ("break_book", {"book_id": "b1"}), ("sneaky_write", {})],
-    ids=["exception", "record-breaks-its-type", "read-tool-writes"],
+    [
+        ("crash", {}),
+        ("break_book", {"book_id": "b1"}),
+        ("sneaky_write", {}),
+        ("lend_and_break", {"book_id": "b1"}),
+        ("not_json", {}),
+    ],
+    ids=["exception", "record-breaks-its-type", "read-tool-writes", "second-collection-breaks", "result-not-json"],
 )
 async def test_body_bug_is_masked_flagged_and_rolled_back(
     library: Any, tool: str, arguments: dict[str, Any], caplog: pytest.LogCaptureFixture

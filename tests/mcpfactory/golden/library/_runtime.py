@@ -33,6 +33,7 @@ import os
 import random
 import sys
 import typing
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -268,22 +269,26 @@ class Collection(Generic[_R]):
         layer[key] = None
 
     # the session's side ---------------------------------------------------
-    def _commit(self, validate: Callable[[str, Any], None]) -> None:
-        layer, self._layer = self._layer, None
-        assert layer is not None
-        for key, record in layer.items():
-            if record is None:
-                if key in self._base:
-                    self._overlay[key] = None
-                else:
-                    self._overlay.pop(key, None)
-                continue
-            validate(key, record)
-            frozen = freeze(record)
-            if self._base.get(key) == frozen:
-                self._overlay.pop(key, None)  # back to the seed: hold nothing
+    def _prepare(self, validate: Callable[[str, Any], None]) -> list[tuple[str, Any]]:
+        """Validate and freeze this call's writes without applying them; raise if any record is invalid."""
+        assert self._layer is not None
+        prepared = []
+        for key, record in self._layer.items():
+            if record is not None:
+                validate(key, record)
+                record = freeze(record)
+            prepared.append((key, record))
+        return prepared
+
+    def _apply(self, prepared: list[tuple[str, Any]]) -> None:
+        """Merge prepared writes into the session's state; a record equal to the seed holds nothing."""
+        self._layer = None
+        for key, record in prepared:
+            # A deletion of a record the seed lacks, or a record back to its seed value, holds nothing.
+            if (record is None and key not in self._base) or (record is not None and self._base.get(key) == record):
+                self._overlay.pop(key, None)
             else:
-                self._overlay[key] = frozen
+                self._overlay[key] = record
 
     def _rollback(self) -> None:
         self._layer = None
@@ -448,7 +453,13 @@ def _describe_validation_error(tool: str, error: pydantic.ValidationError) -> tu
 
 # --------------------------------------------------------------------------- environment
 
-_CONTROL_TOOLS = ("_control_reset", "_control_snapshot", "_control_state_hash", "_control_invariants")
+_CONTROL_TOOLS = (
+    "_control_reset",
+    "_control_snapshot",
+    "_control_state_hash",
+    "_control_invariants",
+    "_control_close",
+)
 
 
 class Environment:
@@ -587,8 +598,14 @@ class Environment:
         session.writable = tool.effect == "write"
         try:
             value = tool.func(**kwargs)
-            for collection in session.touched:
-                collection._commit(functools.partial(self._validate_record, collection._name))
+            text = _text(value)  # inside the boundary: a result that is not JSON is a bug of the body
+            # Two phases, so that one invalid record in any collection discards every write of the call.
+            prepared = [
+                (collection, collection._prepare(functools.partial(self._validate_record, collection._name)))
+                for collection in session.touched
+            ]
+            for collection, writes in prepared:
+                collection._apply(writes)
         except ToolError as exc:
             self._rollback(session)
             template = tool.errors.get(exc.code)
@@ -606,7 +623,7 @@ class Environment:
             session.touched.clear()
             session.writable = False
         structured = {"result": value} if tool.wraps_result else value
-        return types.CallToolResult(content=[types.TextContent(text=_text(value))], structured_content=structured)
+        return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=structured)
 
     @staticmethod
     def _rollback(session: Session) -> None:
@@ -624,17 +641,24 @@ class Environment:
 
     # MCP -------------------------------------------------------------------------
     def build(
-        self, *, control: bool = False, control_secret: str | None = None, process_session: bool = False
+        self,
+        *,
+        control: bool = False,
+        control_secret: str | None = None,
+        process_session: bool = False,
+        max_keyed_sessions: int = 100_000,
     ) -> Server:
         """Return an MCP server for this environment.
 
         With `control`, the hidden control-plane tools answer (and, when
         `control_secret` is set, only to calls carrying it). With
         `process_session`, sessionless (2026-era) requests share one
-        process-wide session, as suits stdio.
+        process-wide session, as suits stdio. At most `max_keyed_sessions`
+        explicitly keyed sessions are kept; the least recently used goes first.
         """
         listed = types.ListToolsResult(tools=[tool.mcp_tool for tool in self.tools.values()])
-        sessions_by_key: dict[str, Session] = {}
+        # Explicitly keyed sessions, least recently used first; bounded so abandoned keys cannot exhaust memory.
+        sessions_by_key: OrderedDict[str, Session] = OrderedDict()
 
         def resolve(ctx: Any, meta: Mapping[str, Any] | None) -> Session:
             key = (meta or {}).get(SESSION_META_KEY)
@@ -642,6 +666,10 @@ class Environment:
                 session = sessions_by_key.get(key)
                 if session is None:
                     session = sessions_by_key[key] = self.new_session()
+                    if len(sessions_by_key) > max_keyed_sessions:
+                        sessions_by_key.popitem(last=False)
+                else:
+                    sessions_by_key.move_to_end(key)
                 return session
             if ctx.protocol_version.startswith(_MODERN_ERA):
                 if process_session:
@@ -657,13 +685,19 @@ class Environment:
                 session = connection.state["mcpfactory.session"] = self.new_session()
             return session
 
-        def replace(ctx: Any, meta: Mapping[str, Any] | None, session: Session) -> None:
+        def replace(ctx: Any, meta: Mapping[str, Any] | None, session: Session | None) -> None:
+            """Install `session` as the caller's session; None forgets it (the next call starts afresh)."""
             key = (meta or {}).get(SESSION_META_KEY)
             if isinstance(key, str):
-                sessions_by_key[key] = session
+                if session is None:
+                    sessions_by_key.pop(key, None)
+                else:
+                    sessions_by_key[key] = session
             elif ctx.protocol_version.startswith(_MODERN_ERA):
                 if process_session:
                     self._process_session = session
+            elif session is None:
+                ctx.session._connection.state.pop("mcpfactory.session", None)
             else:
                 ctx.session._connection.state["mcpfactory.session"] = session
 
@@ -698,7 +732,7 @@ class Environment:
         )
 
     def _control(
-        self, name: str, arguments: Mapping[str, Any], session: Session, replace: Callable[[Session], None]
+        self, name: str, arguments: Mapping[str, Any], session: Session, replace: Callable[[Session | None], None]
     ) -> types.CallToolResult:
         try:
             if name == "_control_reset":
@@ -717,9 +751,15 @@ class Environment:
                                 self._validate_record(coll, key, record)
                     session = self.new_session(seed, patch)
                 replace(session)
-                result: dict[str, Any] = {"state_sha256": self.state_sha256(session)}
+                # Hashing reads the whole state: only on request, so a reset stays O(patch).
+                result: dict[str, Any] = {"reset": True}
+                if arguments.get("hash"):
+                    result["state_sha256"] = self.state_sha256(session)
             elif name == "_control_snapshot":
                 result = {"state": session.snapshot(arguments.get("scope", "full"))}
+            elif name == "_control_close":
+                replace(None)
+                result = {"closed": True}
             elif name == "_control_state_hash":
                 result = {"state_sha256": self.state_sha256(session)}
             else:

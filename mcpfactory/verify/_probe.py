@@ -1,0 +1,322 @@
+"""Reach a server's sessions through a real MCP client and classify what each call gives back.
+
+Calls go out as raw `tools/call` requests on the client's session, so the
+verifier sees exactly what the server sent: the SDK's own result checks (which
+raise on a bad structured result) would hide the evidence the fuzz check wants.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+import time
+import traceback
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from types import FrameType, ModuleType
+from typing import Any, Literal
+
+import anyio
+import mcp_types as types
+from mcp.client.client import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.shared.exceptions import MCPError
+
+from mcpfactory.connect import unwrap
+from mcpfactory.runtime import ERROR_META_KEY, FAULT_META_KEY, SESSION_META_KEY, canonical_json
+
+__all__ = [
+    "FAULTS",
+    "CallInterrupted",
+    "Connection",
+    "FaultLog",
+    "Outcome",
+    "ProbeError",
+    "Session",
+    "Watchdog",
+    "open_memory",
+    "open_stdio",
+]
+
+Kind = Literal["ok", "error", "invalid", "unknown_tool", "fault", "timeout", "malformed"]
+Changes = dict[str, dict[str, Any]]
+
+
+class FaultLog(logging.Handler):
+    """Keep the cause of each environment fault an in-memory server logs, by fault id, for the evidence."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.causes: dict[str, str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if not args or record.exc_info is None or record.exc_info[1] is None:
+            return
+        exc = record.exc_info[1]
+        where = ""
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if frame.filename.endswith("server.py"):
+                where = f" at server.py:{frame.lineno} `{(frame.line or '').strip()}`"
+                break
+        self.causes[str(args[0])] = f"{type(exc).__name__}: {exc}{where}"[:300]
+
+    def install(self) -> None:
+        """Route the servers' fault log here instead of stderr (the worker calls this once)."""
+        log = logging.getLogger("mcpfactory.server")
+        log.addHandler(self)
+        log.propagate = False
+
+
+FAULTS = FaultLog()
+
+
+class ProbeError(Exception):
+    """The server answered a control call with an error, or not in the documented shape."""
+
+
+class CallInterrupted(Exception):
+    """Raised inside a tool body that ran past the per-call bound (see `Watchdog`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One tool call and what came back, classified."""
+
+    tool: str
+    arguments: Mapping[str, Any]
+    kind: Kind
+    value: Any = None  # the unwrapped structured result of a success
+    structured: Any = None  # the structured content as sent
+    code: str | None = None  # the domain error code, or the fault id
+    text: str = ""
+    seconds: float = 0.0
+
+    def comparable(self) -> tuple[str, str | None, str]:
+        """What two runs of the same call must agree on (fault ids and timings left out)."""
+        if self.kind == "fault":
+            return ("fault", None, "")
+        if self.kind == "ok":
+            return ("ok", None, canonical_json(self.structured))
+        return (self.kind, self.code, self.text)
+
+    def call_text(self) -> str:
+        return f"{self.tool}({_short(canonical_json(self.arguments), 160)})"
+
+    def describe(self) -> str:
+        if self.kind == "ok":
+            shown = _short(canonical_json(self.value), 160)
+        elif self.kind in ("error", "invalid"):
+            shown = f"{self.kind} {self.code}: {_short(self.text, 120)}"
+        elif self.kind == "fault":
+            cause = FAULTS.causes.get(self.code or "")
+            shown = f"environment fault ({cause})" if cause else f"environment fault {self.code}"
+        elif self.kind == "timeout":
+            shown = f"no result within {self.seconds:.2f} s"
+        else:
+            shown = f"{self.kind}: {_short(self.text, 120)}"
+        return f"{self.call_text()} -> {shown}"
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Watchdog:
+    """Interrupt a tool body that runs past the per-call bound, in this process (main thread only).
+
+    A server connected in memory runs its bodies on the verifier's own event
+    loop, so a body stuck in a loop would stop everything. SIGALRM fires after
+    `bound` seconds; the handler raises `CallInterrupted` only when the
+    interrupted frame belongs to the server's module (a body or an invariant),
+    so the event loop itself is never interrupted; elsewhere it retries shortly
+    after. The runtime turns the exception into a masked fault, and the probe
+    reports the call as a timeout. A body stuck inside one C call cannot be
+    interrupted; the runner's budget kills the worker then.
+    """
+
+    def __init__(self, bound: float, module_files: set[str]) -> None:
+        self.bound = bound
+        self.files = module_files
+        self.fired = False
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        current = frame
+        while current is not None:
+            if current.f_code.co_filename in self.files:
+                self.fired = True
+                raise CallInterrupted(f"tool call ran past {self.bound:.2f} s")
+            current = current.f_back
+        signal.setitimer(signal.ITIMER_REAL, 0.02)
+
+    @contextmanager
+    def armed(self) -> Iterator[None]:
+        self.fired = False
+        previous = signal.signal(signal.SIGALRM, self._handler)
+        signal.setitimer(signal.ITIMER_REAL, self.bound)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+@dataclass
+class Connection:
+    """One MCP client connection: the listed tools, and sessions reached through it."""
+
+    client: Client
+    tools: dict[str, types.Tool]
+    watchdog: Watchdog | None
+    call_bound: float
+    _counter: Iterator[int] = field(default_factory=lambda: iter(range(1, 1 << 62)))
+
+    def session(self, key: str | None = None) -> Session:
+        """Return the session named `key` (fresh when first used), or the connection's own with `None`."""
+        return Session(self, key)
+
+    def fresh(self, prefix: str) -> Session:
+        """Return a new, never used named session (it starts from the seed)."""
+        return Session(self, f"verify-{prefix}-{next(self._counter)}")
+
+
+class Session:
+    """One session of the environment: tool calls and the control plane, all over MCP."""
+
+    def __init__(self, connection: Connection, key: str | None) -> None:
+        self.connection = connection
+        self.key = key
+
+    async def _request(self, name: str, arguments: Mapping[str, Any]) -> types.CallToolResult:
+        payload: dict[str, Any] = {"name": name, "arguments": dict(arguments)}
+        if self.key is not None:
+            payload["_meta"] = {SESSION_META_KEY: self.key}
+        params = types.CallToolRequestParams.model_validate(payload)
+        request = types.CallToolRequest(params=params)
+        return await self.connection.client.session.send_request(request, types.CallToolResult)
+
+    async def call(self, tool: str, arguments: Mapping[str, Any]) -> Outcome:
+        """Call a tool and classify the result; never raises for what the server answers."""
+        conn = self.connection
+        watchdog = conn.watchdog
+        start = time.perf_counter()
+        result: types.CallToolResult | None = None
+        try:
+            if watchdog is not None:
+                with watchdog.armed():
+                    result = await self._request(tool, arguments)
+                fired = watchdog.fired
+            else:
+                with anyio.move_on_after(conn.call_bound) as scope:
+                    result = await self._request(tool, arguments)
+                fired = scope.cancelled_caught
+        except MCPError as exc:
+            # A protocol error: the MCP answer to an unknown tool (-32602), or a server that failed the request.
+            kind: Kind = "unknown_tool" if exc.code == types.INVALID_PARAMS else "malformed"
+            return Outcome(
+                tool, arguments, kind, code=str(exc.code), text=exc.message, seconds=time.perf_counter() - start
+            )
+        seconds = time.perf_counter() - start
+        if fired or result is None:
+            return Outcome(tool, arguments, "timeout", seconds=seconds)
+        return classify(tool, arguments, result, conn.tools.get(tool), seconds)
+
+    async def control(self, name: str, arguments: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Make a control-plane call; raise `ProbeError` if it fails."""
+        try:
+            result = await self._request(name, arguments or {})
+        except MCPError as exc:
+            raise ProbeError(f"control call {name} failed: {exc.message} (is the control plane on?)") from None
+        text = _text(result)
+        if result.is_error:
+            raise ProbeError(f"control call {name} failed: {text}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            raise ProbeError(f"control call {name} answered something that is not JSON: {_short(text, 80)}") from None
+        if not isinstance(value, dict):
+            raise ProbeError(f"control call {name} answered {type(value).__name__}, not an object")
+        return value
+
+    async def changes(self) -> Changes:
+        """The records this session holds that differ from the seed (`None` for a deletion)."""
+        return dict((await self.control("_control_snapshot", {"scope": "changes"}))["state"])
+
+    async def full_state(self) -> Changes:
+        return dict((await self.control("_control_snapshot", {"scope": "full"}))["state"])
+
+    async def state_hash(self) -> str:
+        return str((await self.control("_control_state_hash"))["state_sha256"])
+
+    async def invariants(self) -> list[dict[str, str]]:
+        return list((await self.control("_control_invariants"))["violations"])
+
+    async def reset(self, initial: Mapping[str, Any] | None = None, seed: int | None = None) -> None:
+        """Put the session in a task's initial state: `None` (the seed), `{"patch": ...}` or `{"state": ...}`."""
+        arguments: dict[str, Any] = dict(initial or {})
+        if seed is not None:
+            arguments["seed"] = seed
+        await self.control("_control_reset", arguments)
+
+
+def _text(result: types.CallToolResult) -> str:
+    return "".join(getattr(block, "text", "") for block in result.content)
+
+
+def classify(
+    tool: str, arguments: Mapping[str, Any], result: types.CallToolResult, listed: types.Tool | None, seconds: float
+) -> Outcome:
+    """Turn a `CallToolResult` into an `Outcome` by its documented `_meta` keys."""
+    meta = result.meta or {}
+    text = _text(result)
+    fault = meta.get(FAULT_META_KEY)
+    if isinstance(fault, dict):
+        return Outcome(tool, arguments, "fault", code=str(fault.get("id")), text=text, seconds=seconds)
+    if result.is_error:
+        error = meta.get(ERROR_META_KEY)
+        code = error.get("code") if isinstance(error, dict) else None
+        if not isinstance(code, str):
+            return Outcome(tool, arguments, "malformed", text=f"error result without an error code: {text}")
+        kind: Kind = "invalid" if code == "invalid_arguments" else "unknown_tool" if code == "unknown_tool" else "error"
+        return Outcome(tool, arguments, kind, code=code, text=text, seconds=seconds)
+    structured = result.structured_content
+    output_schema = listed.output_schema if listed is not None else None
+    value = unwrap(structured, output_schema)
+    return Outcome(tool, arguments, "ok", value=value, structured=structured, text=text, seconds=seconds)
+
+
+@asynccontextmanager
+async def open_memory(module: ModuleType, *, call_bound: float) -> AsyncIterator[Connection]:
+    """Connect in memory to `module.build(control=True)`: a fresh server object, one connection."""
+    server = module.build(control=True)
+    async with open_on(server, module, call_bound=call_bound) as connection:
+        yield connection
+
+
+@asynccontextmanager
+async def open_on(server: Any, module: ModuleType, *, call_bound: float) -> AsyncIterator[Connection]:
+    """Open one more connection to an in-memory server object (each is its own handshake-era session)."""
+    files = {str(getattr(module, "__file__", ""))}
+    async with Client(server, mode="legacy") as client:
+        listed = await client.session.list_tools()
+        tools = {tool.name: tool for tool in listed.tools}
+        yield Connection(client, tools, Watchdog(call_bound, files), call_bound)
+
+
+@asynccontextmanager
+async def open_stdio(
+    params: StdioServerParameters, *, call_bound: float, start_bound: float
+) -> AsyncIterator[Connection]:
+    """Start a server over stdio and connect; raise `TimeoutError` if it is not listing tools within `start_bound`.
+
+    The SDK's stdio client stops the process (and its children) when the block exits.
+    """
+    with anyio.fail_after(start_bound) as scope:
+        async with Client(params, mode="legacy") as client:
+            listed = await client.session.list_tools()
+            scope.deadline = math.inf  # started: from here on each call has its own bound
+            tools = {tool.name: tool for tool in listed.tools}
+            yield Connection(client, tools, None, call_bound)

@@ -47,6 +47,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--control-secret", help="with --url: the server's control secret")
     p.add_argument("--out", help="run folder (default: runs/<env>-<policy>-<UTC time>)")
     p.add_argument("--resume", action="store_true", help="skip episodes already recorded in --out")
+    p.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="also run environments the verifier has not passed for their current spec",
+    )
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray instance)")
     p.add_argument("--seed", type=int, default=0)
@@ -97,6 +102,15 @@ def _tasks(args: argparse.Namespace) -> list[Any]:
             raise SystemExit("mcpfactory rollout: give --env ENV|all or --tasks FILE")
         envs = catalog_envs(root) if args.env == "all" else args.env.split(",")
         tasks = [t for env in envs for t in env_tasks(env, root) if ids is None or t.id in ids]
+    if not args.allow_unverified:
+        from harness.tasks import verification_problem
+
+        problems = sorted({p for env in {t.env for t in tasks} if (p := verification_problem(env, root))})
+        if problems:
+            raise SystemExit(
+                "mcpfactory rollout: only verified environments run (or pass --allow-unverified):\n  "
+                + "\n  ".join(problems)
+            )
     return tasks
 
 
@@ -241,7 +255,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_demo_rollouts(say: Callable[[str], None], *, samples: int = 2, catalog: Path | None = None) -> int:
+def run_demo_rollouts(
+    say: Callable[[str], None], *, samples: int = 2, catalog: Path | None = None, verified_only: bool = True
+) -> int:
     """Run the oracle and the random policy over the catalog in memory and print both reports.
 
     Meant for `mcpfactory demo`; returns 1 if the oracle misses any task (an environment or task bug).
@@ -253,7 +269,14 @@ def run_demo_rollouts(say: Callable[[str], None], *, samples: int = 2, catalog: 
     from harness.runner import RunConfig, Runner
     from harness.tasks import catalog_envs, env_tasks
 
-    tasks = [task for env in catalog_envs(catalog) for task in env_tasks(env, catalog)]
+    from harness.tasks import verification_problem
+
+    envs = catalog_envs(catalog)
+    if verified_only:
+        for problem in filter(None, (verification_problem(env, catalog) for env in envs)):
+            say(f"skipped {problem}")
+        envs = [env for env in envs if verification_problem(env, catalog) is None]
+    tasks = [task for env in envs for task in env_tasks(env, catalog)]
     if not tasks:
         say("no environment has both a compiled server and tasks")
         return 0

@@ -211,6 +211,28 @@ def catalog_envs(root: Path | None = None) -> list[str]:
     return sorted(path.parent.name for path in root.glob("*/tasks.jsonl") if (path.parent / "server.py").exists())
 
 
+def verification_problem(env: str, root: Path | None = None) -> str | None:
+    """Why `env` may not be used (unverified, quarantined, or verified for another spec), or None if it may.
+
+    Reads the verifier's manifest, `servers/verified.json`, as data, and compares
+    its spec hash with the one in the compiled server's provenance header.
+    """
+    root = root or catalog_root()
+    manifest = root / "verified.json"
+    try:
+        entries = json.loads(manifest.read_text(encoding="utf-8")).get("environments", {})
+    except (OSError, json.JSONDecodeError):
+        return f"{env}: no verifier manifest at {manifest} (run: mcpfactory verify)"
+    entry = entries.get(env)
+    if not isinstance(entry, dict):
+        return f"{env}: not verified (run: mcpfactory verify {env})"
+    if entry.get("status") != "verified":
+        return f"{env}: quarantined by the verifier ({entry.get('status')})"
+    if entry.get("spec_sha256") != read_spec_sha256(root / env / "server.py"):
+        return f"{env}: verified for another version of its spec (run: mcpfactory verify {env})"
+    return None
+
+
 def env_tasks(env: str, root: Path | None = None) -> list[Task]:
     """Read the catalog's tasks of one environment; raise `LookupError` if it has none."""
     path = (root or catalog_root()) / env / "tasks.jsonl"

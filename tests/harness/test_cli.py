@@ -14,7 +14,20 @@ from mcpfactory.cli import main
 
 
 def rollout(catalog: Path, out: Path, *extra: str) -> int:
-    return main(["rollout", "--env", "ledger", "--catalog", str(catalog), "--out", str(out), "--no-progress", *extra])
+    return main(
+        [
+            "rollout",
+            "--env",
+            "ledger",
+            "--catalog",
+            str(catalog),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--allow-unverified",  # the fixture catalog has no verifier manifest
+            *extra,
+        ]
+    )
 
 
 def test_rollout_writes_records_and_report_summarises_them(
@@ -87,7 +100,7 @@ def test_the_demo_rollouts_run_the_oracle_and_random_policies_and_print_reports(
     from harness.cli import run_demo_rollouts
 
     said: list[str] = []
-    assert run_demo_rollouts(said.append, samples=1, catalog=catalog) == 0
+    assert run_demo_rollouts(said.append, samples=1, catalog=catalog, verified_only=False) == 0
     assert [line for line in said if line.startswith("==")] == ["== oracle policy ==", "== random policy =="]
 
 
@@ -96,3 +109,9 @@ def test_the_progress_bar_goes_to_stderr(catalog: Path, tmp_path: Path, capsys: 
     captured = capsys.readouterr()
     assert captured.out.splitlines()[0].startswith("4 episode(s) run")
     assert "success 100.0%" in captured.err
+
+
+def test_rollout_refuses_an_unverified_environment(catalog: Path, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["rollout", "--env", "ledger", "--catalog", str(catalog), "--out", str(tmp_path), "--no-progress"])
+    assert "only verified environments run" in str(caught.value)

@@ -267,9 +267,7 @@ def run_demo_rollouts(
     from harness.policies import OraclePolicy, RandomPolicy
     from harness.report import build_report_from_records, render_text
     from harness.runner import RunConfig, Runner
-    from harness.tasks import catalog_envs, env_tasks
-
-    from harness.tasks import verification_problem
+    from harness.tasks import catalog_envs, env_tasks, verification_problem
 
     envs = catalog_envs(catalog)
     if verified_only:

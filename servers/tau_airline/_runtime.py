@@ -269,22 +269,26 @@ class Collection(Generic[_R]):
         layer[key] = None
 
     # the session's side ---------------------------------------------------
-    def _commit(self, validate: Callable[[str, Any], None]) -> None:
-        layer, self._layer = self._layer, None
-        assert layer is not None
-        for key, record in layer.items():
-            if record is None:
-                if key in self._base:
-                    self._overlay[key] = None
-                else:
-                    self._overlay.pop(key, None)
-                continue
-            validate(key, record)
-            frozen = freeze(record)
-            if self._base.get(key) == frozen:
-                self._overlay.pop(key, None)  # back to the seed: hold nothing
+    def _prepare(self, validate: Callable[[str, Any], None]) -> list[tuple[str, Any]]:
+        """Validate and freeze this call's writes without applying them; raise if any record is invalid."""
+        assert self._layer is not None
+        prepared = []
+        for key, record in self._layer.items():
+            if record is not None:
+                validate(key, record)
+                record = freeze(record)
+            prepared.append((key, record))
+        return prepared
+
+    def _apply(self, prepared: list[tuple[str, Any]]) -> None:
+        """Merge prepared writes into the session's state; a record equal to the seed holds nothing."""
+        self._layer = None
+        for key, record in prepared:
+            # A deletion of a record the seed lacks, or a record back to its seed value, holds nothing.
+            if (record is None and key not in self._base) or (record is not None and self._base.get(key) == record):
+                self._overlay.pop(key, None)
             else:
-                self._overlay[key] = frozen
+                self._overlay[key] = record
 
     def _rollback(self) -> None:
         self._layer = None
@@ -594,8 +598,14 @@ class Environment:
         session.writable = tool.effect == "write"
         try:
             value = tool.func(**kwargs)
-            for collection in session.touched:
-                collection._commit(functools.partial(self._validate_record, collection._name))
+            text = _text(value)  # inside the boundary: a result that is not JSON is a bug of the body
+            # Two phases, so that one invalid record in any collection discards every write of the call.
+            prepared = [
+                (collection, collection._prepare(functools.partial(self._validate_record, collection._name)))
+                for collection in session.touched
+            ]
+            for collection, writes in prepared:
+                collection._apply(writes)
         except ToolError as exc:
             self._rollback(session)
             template = tool.errors.get(exc.code)
@@ -613,7 +623,7 @@ class Environment:
             session.touched.clear()
             session.writable = False
         structured = {"result": value} if tool.wraps_result else value
-        return types.CallToolResult(content=[types.TextContent(text=_text(value))], structured_content=structured)
+        return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=structured)
 
     @staticmethod
     def _rollback(session: Session) -> None:

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
+from mcp.shared.exceptions import MCPError
+
 from mcpfactory.connect import Transport, connect, control, unwrap
 from mcpfactory.errors import ReplayError
 
@@ -48,7 +50,11 @@ async def replay(
             await control(client, "_control_reset", _initial_state(line))
             results: list[dict[str, Any]] = []
             for call in _calls(line):
-                result = await client.call_tool(call["tool"], call.get("arguments") or {})
+                try:
+                    result = await client.call_tool(call["tool"], call.get("arguments") or {})
+                except MCPError as exc:  # a protocol error, such as an unknown tool, is that call's answer
+                    results.append({"error": exc.error.message})
+                    continue
                 if result.is_error:
                     text = "".join(getattr(block, "text", "") for block in result.content)
                     results.append({"error": text})

@@ -113,10 +113,7 @@ def _server_source(spec: LoadedSpec) -> str:
     out += "from mcp.server.lowlevel.server import Server\n"
     out += "from pydantic import ConfigDict, Field, with_config\n"
     out += "from typing_extensions import TypedDict\n\n"
-    runtime_names = ["Collection", "Environment", "StateBase", "ToolError"]
-    if spec.seed_files:
-        runtime_names.append("load_json_seed")
-    out += f"from ._runtime import {', '.join(sorted(runtime_names))}\n\n"
+    out += "from ._runtime import {runtime_names}\n\n"
     out += '__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]\n\n'
     out += f"ENV_NAME = {env.name!r}\n"
     out += f"SPEC_SHA256 = {spec.sha256!r}\n"
@@ -178,6 +175,12 @@ def _server_source(spec: LoadedSpec) -> str:
     # Any is always used (by seed()); the others only where an annotation subscripts them.
     used = ["Any", *(name for name in ("Annotated", "Literal", "NotRequired") if re.search(rf"\b{name}\[", out))]
     used.sort()
+    runtime_names = ["Collection", "Environment", "StateBase", "ToolError"]
+    if spec.seed_files:
+        runtime_names.append("load_json_seed")
+    if re.search(r"\bNumber\b", out):  # the spec's float
+        runtime_names.append("Number")
+    out = out.replace("{runtime_names}", ", ".join(sorted(runtime_names)), 1)
     return out.replace("{typing_names}", ", ".join(used), 1)
 
 

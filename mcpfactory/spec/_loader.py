@@ -26,6 +26,7 @@ from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 from typing_extensions import TypedDict
 
 from mcpfactory.errors import SpecError, SpecIssue
+from mcpfactory.runtime import Number
 from mcpfactory.spec import _restrict
 from mcpfactory.spec._model import EnvSpec, FieldSpec, ParamSpec
 from mcpfactory.spec._types import SCALARS, TypeExpr, TypeSyntaxError, literal_from_enum, parse_type
@@ -158,6 +159,12 @@ def _plain(node: Any) -> Any:
         return [_plain(v) for v in node]
     if isinstance(node, str):
         return str(node)
+    if isinstance(node, bool):  # ruamel's scalar subclasses, back to plain JSON values
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
     return node
 
 
@@ -266,7 +273,7 @@ def _known_fields(loc: Loc, parent: Any) -> list[str]:
 
 def _python_type(expr: TypeExpr, named: dict[str, Any]) -> Any:
     if expr.kind == "scalar":
-        return {"str": str, "int": int, "float": float, "bool": bool, "any": Any, "None": type(None)}[expr.name]
+        return {"str": str, "int": int, "float": Number, "bool": bool, "any": Any, "None": type(None)}[expr.name]
     if expr.kind == "list":
         return list[_python_type(expr.args[0], named)]  # type: ignore[misc]
     if expr.kind == "dict":

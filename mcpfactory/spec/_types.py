@@ -18,7 +18,7 @@ __all__ = ["SCALARS", "TypeExpr", "TypeSyntaxError", "parse_type"]
 SCALARS: Mapping[str, str] = {
     "str": "str",
     "int": "int",
-    "float": "float",
+    "float": "Number",
     "bool": "bool",
     "any": "Any",
     "None": "None",

@@ -11,7 +11,7 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, StateBase, ToolError, load_json_seed
+from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
 
 __all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
 
@@ -73,7 +73,7 @@ class StatementLine(TypedDict):
 
     date: Annotated[str, Field(description="ISO date it posted.")]
     description: str
-    amount: Annotated[float, Field(description="Positive for money in, negative for money out.")]
+    amount: Annotated[Number, Field(description="Positive for money in, negative for money out.")]
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -86,9 +86,9 @@ class AccountView(TypedDict):
     nickname: str
     number_last4: str
     status: Literal["open", "frozen", "closed"]
-    balance: float
-    scheduled_outgoing: Annotated[float, Field(description="Sum of the scheduled transfers out of this account.")]
-    available_balance: Annotated[float, Field(description="Balance minus scheduled outgoing transfers.")]
+    balance: Number
+    scheduled_outgoing: Annotated[Number, Field(description="Sum of the scheduled transfers out of this account.")]
+    available_balance: Annotated[Number, Field(description="Balance minus scheduled outgoing transfers.")]
     opened_on: str
 
 
@@ -139,7 +139,7 @@ class Account(TypedDict):
     kind: Literal["checking", "savings"]
     nickname: str
     number_last4: str
-    balance: Annotated[float, Field(description="Current balance in dollars; never negative.")]
+    balance: Annotated[Number, Field(description="Current balance in dollars; never negative.")]
     status: Literal["open", "frozen", "closed"]
     opened_on: str
 
@@ -169,7 +169,7 @@ class Transfer(TypedDict):
     from_account_id: str
     to_account_id: Annotated[str | None, Field(description="The receiving account of an internal transfer.")]
     payee_id: Annotated[str | None, Field(description="The payee of an external payment.")]
-    amount: float
+    amount: Number
     memo: str
     date: Annotated[str, Field(description="ISO date the money moves.")]
     status: Literal["completed", "scheduled", "cancelled"]
@@ -183,10 +183,10 @@ class Statement(TypedDict):
     statement_id: str
     account_id: str
     month: Annotated[str, Field(description="YYYY-MM.")]
-    opening_balance: float
-    closing_balance: float
-    total_credits: float
-    total_debits: float
+    opening_balance: Number
+    closing_balance: Number
+    total_credits: Number
+    total_debits: Number
     lines: list[StatementLine]
 
 
@@ -403,7 +403,7 @@ def transfer_funds(
     *,
     from_account_id: Annotated[str, Field(json_schema_extra={"x-ref": "accounts"})],
     to_account_id: Annotated[str, Field(json_schema_extra={"x-ref": "accounts"})],
-    amount: Annotated[float, Field(description="Dollars, positive, at most two decimals.")],
+    amount: Annotated[Number, Field(description="Dollars, positive, at most two decimals.")],
     memo: str = "",
     scheduled_for: Annotated[str | None, Field(description="ISO date; null or today means now.")] = None,
 ) -> Transfer:
@@ -508,7 +508,7 @@ def pay_payee(
     *,
     from_account_id: Annotated[str, Field(json_schema_extra={"x-ref": "accounts"})],
     payee_id: Annotated[str, Field(json_schema_extra={"x-ref": "payees"})],
-    amount: Annotated[float, Field(description="Dollars, positive, at most two decimals.")],
+    amount: Annotated[Number, Field(description="Dollars, positive, at most two decimals.")],
     memo: str = "",
     scheduled_for: Annotated[str | None, Field(description="ISO date; null or today means now.")] = None,
 ) -> Transfer:

@@ -39,13 +39,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Generic, Literal, NoReturn, TypeVar
+from typing import Annotated, Any, Generic, Literal, NoReturn, TypeVar
 
 import mcp_types as types
 import pydantic
 from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
+from pydantic import PlainValidator, WithJsonSchema
 from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "CONTROL_SECRET_META_KEY",
@@ -56,6 +58,7 @@ __all__ = [
     "Environment",
     "FrozenDict",
     "FrozenList",
+    "Number",
     "ReadOnlyError",
     "Session",
     "StateBase",
@@ -153,6 +156,17 @@ def canonical_json(value: Any) -> str:
 def state_sha256(state: Mapping[str, Any]) -> str:
     """Hash a state `{collection: {key: record}}` as SHA-256 of its canonical JSON."""
     return hashlib.sha256(canonical_json(state).encode("utf-8")).hexdigest()
+
+
+def _json_number(value: Any) -> Any:
+    # JSON has one number type; keep an integer an integer (tau-bench's state stores 150, not 150.0).
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    raise PydanticCustomError("float_type", "Input should be a valid number")
+
+
+Number = Annotated[float, PlainValidator(_json_number), WithJsonSchema({"type": "number"})]
+"""The spec's `float`: any JSON number, kept as given (an int stays an int)."""
 
 
 # --------------------------------------------------------------------------- state

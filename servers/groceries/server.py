@@ -11,7 +11,7 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, StateBase, ToolError, load_json_seed
+from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
 
 __all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
 
@@ -90,8 +90,8 @@ class CartItem(TypedDict):
     name: str
     unit: str
     quantity: int
-    unit_price: float
-    line_total: float
+    unit_price: Number
+    line_total: Number
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -102,8 +102,8 @@ class OrderItem(TypedDict):
     name: str
     unit: str
     quantity: int
-    unit_price: float
-    line_total: float
+    unit_price: Number
+    line_total: Number
     refunded_quantity: Annotated[int, Field(description="Units credited as missing or damaged.")]
 
 
@@ -114,7 +114,7 @@ class ItemRefund(TypedDict):
     product_id: str
     quantity: int
     reason: Literal["missing", "damaged"]
-    amount: float
+    amount: Number
     created_at: str
 
 
@@ -127,8 +127,8 @@ class IngredientLine(TypedDict):
     unit: str
     quantity: Annotated[int, Field(description="Units needed for one batch.")]
     pantry: bool
-    unit_price: float
-    line_total: float
+    unit_price: Number
+    line_total: Number
     stock: int
     available: Annotated[bool, Field(description="Whether the stock covers one batch.")]
 
@@ -144,7 +144,7 @@ class RecipeView(TypedDict):
     prep_minutes: int
     tags: list[str]
     ingredients: list[IngredientLine]
-    cost: Annotated[float, Field(description="Price of one batch's non-pantry ingredients.")]
+    cost: Annotated[Number, Field(description="Price of one batch's non-pantry ingredients.")]
     all_available: Annotated[bool, Field(description="Whether every non-pantry ingredient is in stock for one batch.")]
 
 
@@ -156,7 +156,7 @@ class SlotView(TypedDict):
     date: str
     start: str
     end: str
-    fee: Annotated[float, Field(description="Delivery fee for Standard members on orders under $100.")]
+    fee: Annotated[Number, Field(description="Delivery fee for Standard members on orders under $100.")]
     spots_left: int
 
 
@@ -166,7 +166,7 @@ class CartView(TypedDict):
 
     customer_id: str
     items: list[CartItem]
-    subtotal: float
+    subtotal: Number
     updated_at: str | None
 
 
@@ -205,11 +205,11 @@ class Order(TypedDict):
     order_id: str
     customer_id: str
     items: list[OrderItem]
-    subtotal: float
-    delivery_fee: float
-    total: Annotated[float, Field(description="Subtotal plus delivery fee.")]
+    subtotal: Number
+    delivery_fee: Number
+    total: Annotated[Number, Field(description="Subtotal plus delivery fee.")]
     amount_paid: Annotated[
-        float, Field(description="What the customer has paid and not been refunded on cancellation.")
+        Number, Field(description="What the customer has paid and not been refunded on cancellation.")
     ]
     payment_method: Annotated[str, Field(description='A card method_id or "store_credit".')]
     slot_id: str
@@ -226,7 +226,7 @@ class CancelResult(TypedDict):
     """A cancelled order and its refund."""
 
     order: Order
-    refunded: float
+    refunded: Number
     refunded_to: Annotated[str, Field(description='The card method_id or "store_credit".')]
 
 
@@ -235,8 +235,8 @@ class RescheduleResult(TypedDict):
     """A rescheduled order and the payment movement for a fee difference."""
 
     order: Order
-    charged: float
-    refunded: float
+    charged: Number
+    refunded: Number
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -244,8 +244,8 @@ class ItemRefundResult(TypedDict):
     """An order after crediting an item, and the customer's new store credit."""
 
     order: Order
-    credited: float
-    store_credit_balance: float
+    credited: Number
+    store_credit_balance: Number
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -259,7 +259,7 @@ class Customer(TypedDict):
     membership: Annotated[Literal["standard", "plus"], Field(description="Plus members get free delivery.")]
     address: Address
     payment_methods: list[PaymentCard]
-    store_credit: Annotated[float, Field(description="Store credit balance in dollars.")]
+    store_credit: Annotated[Number, Field(description="Store credit balance in dollars.")]
     member_since: str
 
 
@@ -272,7 +272,7 @@ class Product(TypedDict):
     brand: str
     category: Literal["produce", "dairy", "bakery", "meat", "seafood", "pantry", "frozen", "beverages", "household"]
     unit: Annotated[str, Field(description='What one unit is, e.g. "16 oz" or "each".')]
-    price: float
+    price: Number
     stock: Annotated[int, Field(description="Units available to order.")]
     max_per_order: Annotated[int | None, Field(description="Most units one order may hold; null for no limit.")]
     tags: list[str]
@@ -297,7 +297,7 @@ class Cart(TypedDict):
 
     customer_id: str
     items: list[CartItem]
-    subtotal: float
+    subtotal: Number
     updated_at: str
 
 
@@ -309,7 +309,7 @@ class DeliverySlot(TypedDict):
     date: str
     start: str
     end: str
-    fee: float
+    fee: Number
     capacity: int
     booked: Annotated[int, Field(description="Orders (not cancelled) in this slot.")]
 

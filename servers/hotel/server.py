@@ -11,7 +11,7 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, StateBase, ToolError, load_json_seed
+from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
 
 __all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
 
@@ -83,7 +83,7 @@ class NightlyRate(TypedDict):
     """The price of one night of a stay."""
 
     date: Annotated[str, Field(description="The night's ISO date.")]
-    rate: float
+    rate: Number
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -98,8 +98,8 @@ class RoomOffer(TypedDict):
     capacity: int
     accessible: bool
     nightly_rates: Annotated[list[NightlyRate], Field(description="Flexible-rate price of each night.")]
-    total: Annotated[float, Field(description="Total at the flexible rate.")]
-    nonrefundable_total: Annotated[float, Field(description="Total at the non-refundable rate (10% off each night).")]
+    total: Annotated[Number, Field(description="Total at the flexible rate.")]
+    nonrefundable_total: Annotated[Number, Field(description="Total at the non-refundable rate (10% off each night).")]
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -113,7 +113,7 @@ class StayQuote(TypedDict):
     check_out: str
     rate_plan: Literal["flexible", "nonrefundable"]
     nightly_rates: list[NightlyRate]
-    total: float
+    total: Number
     free_cancellation_until: Annotated[str | None, Field(description="ISO datetime; null for non-refundable.")]
 
 
@@ -130,9 +130,9 @@ class Booking(TypedDict):
     num_guests: int
     rate_plan: Literal["flexible", "nonrefundable"]
     nights: list[NightlyRate]
-    total: Annotated[float, Field(description="Sum of the nightly rates.")]
+    total: Annotated[Number, Field(description="Sum of the nightly rates.")]
     points_redeemed: Annotated[int, Field(description="Loyalty points applied (100 points = $1.00).")]
-    amount_paid: Annotated[float, Field(description="Net amount the hotel holds from cards for this booking.")]
+    amount_paid: Annotated[Number, Field(description="Net amount the hotel holds from cards for this booking.")]
     payment_method_id: str
     status: Literal["confirmed", "checked_in", "completed", "cancelled"]
     free_cancellation_until: Annotated[str | None, Field(description="ISO datetime; null for non-refundable bookings.")]
@@ -146,8 +146,8 @@ class CancellationResult(TypedDict):
     """A cancelled booking and what was refunded."""
 
     booking: Booking
-    refunded: Annotated[float, Field(description="Amount refunded to the card.")]
-    fee: Annotated[float, Field(description="Amount kept by the hotel.")]
+    refunded: Annotated[Number, Field(description="Amount refunded to the card.")]
+    fee: Annotated[Number, Field(description="Amount kept by the hotel.")]
     points_returned: Annotated[int, Field(description="Loyalty points given back to the guest.")]
 
 
@@ -156,8 +156,8 @@ class ChangeResult(TypedDict):
     """A changed booking and the resulting card movements."""
 
     booking: Booking
-    charged: Annotated[float, Field(description="Amount newly charged.")]
-    refunded: Annotated[float, Field(description="Amount refunded.")]
+    charged: Annotated[Number, Field(description="Amount newly charged.")]
+    refunded: Annotated[Number, Field(description="Amount refunded.")]
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -188,8 +188,8 @@ class Room(TypedDict):
     beds: str
     capacity: Annotated[int, Field(description="Most guests the room holds.")]
     accessible: bool
-    base_rate: Annotated[float, Field(description="Price of a Sunday to Thursday night.")]
-    weekend_rate: Annotated[float, Field(description="Price of a Friday or Saturday night.")]
+    base_rate: Annotated[Number, Field(description="Price of a Sunday to Thursday night.")]
+    weekend_rate: Annotated[Number, Field(description="Price of a Friday or Saturday night.")]
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -215,7 +215,7 @@ class Payment(TypedDict):
     guest_id: str
     method_id: str
     kind: Literal["charge", "refund"]
-    amount: Annotated[float, Field(description="Positive amount in dollars.")]
+    amount: Annotated[Number, Field(description="Positive amount in dollars.")]
     created_at: str
     memo: str
 
@@ -314,7 +314,7 @@ def search_available_rooms(
     check_out: Annotated[str, Field(description="ISO date of departure.")],
     num_guests: int = 1,
     room_type: Literal["single", "double", "twin", "family", "suite"] | None = None,
-    max_total: Annotated[float | None, Field(description="Only rooms whose flexible total is at most this.")] = None,
+    max_total: Annotated[Number | None, Field(description="Only rooms whose flexible total is at most this.")] = None,
 ) -> list[RoomOffer]:
     """Rooms free for every night of a stay in a city, cheapest first, with flexible and non-refundable totals."""
     import datetime

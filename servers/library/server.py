@@ -11,7 +11,7 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, StateBase, ToolError, load_json_seed
+from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
 
 __all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
 
@@ -97,7 +97,7 @@ class TitleDetail(TypedDict):
     year: int
     format: Literal["book", "audiobook", "dvd"]
     genre: str
-    replacement_cost: float
+    replacement_cost: Number
     loan_days: int
     copies: list[CopyView]
     waiting_holds: int
@@ -116,7 +116,7 @@ class LoanView(TypedDict):
     due: str
     renewals: int
     days_overdue: int
-    fine_if_returned_today: float
+    fine_if_returned_today: Number
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -143,8 +143,8 @@ class Fine(TypedDict):
     member_id: str
     loan_id: str | None
     kind: Literal["overdue", "lost", "damage"]
-    amount: float
-    paid: Annotated[float, Field(description="Part of the amount already paid.")]
+    amount: Number
+    paid: Annotated[Number, Field(description="Part of the amount already paid.")]
     status: Literal["unpaid", "paid"]
     created_on: str
     note: str
@@ -163,7 +163,7 @@ class Account(TypedDict):
     loans: list[LoanView]
     holds: list[HoldView]
     unpaid_fines: list[Fine]
-    amount_owed: float
+    amount_owed: Number
     can_borrow: bool
     blocks: Annotated[list[str], Field(description="Why the member cannot borrow now (empty when they can).")]
 
@@ -201,8 +201,8 @@ class FinePayment(TypedDict):
     """Part of a payment applied to one fine."""
 
     fine_id: str
-    applied: float
-    remaining: float
+    applied: Number
+    remaining: Number
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -210,9 +210,9 @@ class PaymentResult(TypedDict):
     """A fine payment and how it was applied."""
 
     member_id: str
-    amount: float
+    amount: Number
     applied: list[FinePayment]
-    amount_owed: Annotated[float, Field(description="What the member still owes.")]
+    amount_owed: Annotated[Number, Field(description="What the member still owes.")]
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -245,7 +245,7 @@ class Title(TypedDict):
     year: int
     format: Literal["book", "audiobook", "dvd"]
     genre: str
-    replacement_cost: float
+    replacement_cost: Number
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -926,7 +926,7 @@ def pay_fines(
     state: State,
     *,
     member_id: Annotated[str, Field(json_schema_extra={"x-ref": "members"})],
-    amount: Annotated[float, Field(description="Dollars and cents, more than 0.")],
+    amount: Annotated[Number, Field(description="Dollars and cents, more than 0.")],
 ) -> PaymentResult:
     """Take a payment towards a member's unpaid fines, applied to the oldest fines first. The amount may not exceed what is owed."""
     member = state.members.get(member_id)

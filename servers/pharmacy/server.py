@@ -11,7 +11,7 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, StateBase, ToolError, load_json_seed
+from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
 
 __all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
 
@@ -70,8 +70,8 @@ class Insurance(TypedDict):
 
     plan: str
     member_id: str
-    copay_generic: Annotated[float, Field(description="What the patient pays for a generic fill at most.")]
-    copay_brand: Annotated[float, Field(description="What the patient pays for a brand-name fill at most.")]
+    copay_generic: Annotated[Number, Field(description="What the patient pays for a generic fill at most.")]
+    copay_brand: Annotated[Number, Field(description="What the patient pays for a brand-name fill at most.")]
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -184,7 +184,7 @@ class Drug(TypedDict):
         Literal["II", "III", "IV", "V"] | None, Field(description="DEA schedule; null if not controlled.")
     ]
     stock_units: int
-    unit_price: float
+    unit_price: Number
     generic_equivalent_id: Annotated[str | None, Field(description="For a brand-name drug, its generic product.")]
     interactions: list[Interaction]
 
@@ -220,8 +220,8 @@ class Fill(TypedDict):
     filled_on: str
     pharmacist_id: Annotated[str, Field(description="The verifying pharmacist.")]
     status: Literal["ready", "picked_up", "cancelled"]
-    price: float
-    patient_pays: float
+    price: Number
+    patient_pays: Number
     warnings: list[str]
     picked_up_on: str | None
 

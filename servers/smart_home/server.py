@@ -11,7 +11,7 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, StateBase, ToolError, load_json_seed
+from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
 
 __all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
 
@@ -75,8 +75,8 @@ class DeviceState(TypedDict):
     on: Annotated[bool | None, Field(description="Lights, plugs, speakers and cameras (recording).")]
     brightness: Annotated[int | None, Field(description="1-100; dimmable lights only.")]
     hvac_mode: Annotated[Literal["heat", "cool", "auto", "off"] | None, Field(description="Thermostats.")]
-    target_temp_c: Annotated[float | None, Field(description="Thermostats; 10-30 in 0.5 steps.")]
-    current_temp_c: Annotated[float | None, Field(description="Thermostats; measured temperature (read only).")]
+    target_temp_c: Annotated[Number | None, Field(description="Thermostats; 10-30 in 0.5 steps.")]
+    current_temp_c: Annotated[Number | None, Field(description="Thermostats; measured temperature (read only).")]
     locked: Annotated[bool | None, Field(description="Locks.")]
     position: Annotated[int | None, Field(description="Blinds; 0 closed, 100 fully open.")]
     volume: Annotated[int | None, Field(description="Speakers; 0-100.")]
@@ -90,7 +90,7 @@ class SceneAction(TypedDict):
     on: bool | None
     brightness: int | None
     hvac_mode: Literal["heat", "cool", "auto", "off"] | None
-    target_temp_c: float | None
+    target_temp_c: Number | None
     locked: bool | None
     position: int | None
     volume: int | None
@@ -104,7 +104,7 @@ class ActionInput(TypedDict):
     on: NotRequired[bool | None]
     brightness: NotRequired[Annotated[int | None, Field(description="1-100 (dimmable lights).")]]
     hvac_mode: NotRequired[Literal["heat", "cool", "auto", "off"] | None]
-    target_temp_c: NotRequired[Annotated[float | None, Field(description="10-30 in 0.5 steps.")]]
+    target_temp_c: NotRequired[Annotated[Number | None, Field(description="10-30 in 0.5 steps.")]]
     locked: NotRequired[bool | None]
     position: NotRequired[Annotated[int | None, Field(description="0-100 (blinds).")]]
     volume: NotRequired[Annotated[int | None, Field(description="0-100 (speakers).")]]
@@ -160,7 +160,7 @@ class Device(TypedDict):
     type: Literal["light", "plug", "speaker", "blinds", "thermostat", "lock", "camera"]
     online: bool
     dimmable: bool
-    rated_watts: float
+    rated_watts: Number
     state: DeviceState
     last_changed: str
 
@@ -180,8 +180,8 @@ class EnergyRow(TypedDict):
 
     key: str
     name: str
-    kwh: float
-    cost: float
+    kwh: Number
+    cost: Number
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -191,9 +191,9 @@ class EnergyReport(TypedDict):
     home_id: str
     start_date: str
     end_date: str
-    tariff_per_kwh: float
-    total_kwh: float
-    total_cost: Annotated[float, Field(description="Dollars.")]
+    tariff_per_kwh: Number
+    total_kwh: Number
+    total_cost: Annotated[Number, Field(description="Dollars.")]
     rows: Annotated[list[EnergyRow], Field(description="Largest use first.")]
 
 
@@ -205,7 +205,7 @@ class Home(TypedDict):
     name: str
     address: Address
     timezone: str
-    tariff_per_kwh: Annotated[float, Field(description="Dollars per kWh.")]
+    tariff_per_kwh: Annotated[Number, Field(description="Dollars per kWh.")]
     members: list[HomeMember]
 
 
@@ -252,7 +252,7 @@ class EnergyReading(TypedDict):
     device_id: str
     home_id: str
     date: str
-    kwh: float
+    kwh: Number
 
 
 class State(StateBase):
@@ -417,7 +417,7 @@ def set_device_state(
     on: Annotated[bool | None, Field(description="Switch lights, plugs, speakers or camera recording.")] = None,
     brightness: Annotated[int | None, Field(description="1-100; turns a dimmable light on.")] = None,
     hvac_mode: Literal["heat", "cool", "auto", "off"] | None = None,
-    target_temp_c: Annotated[float | None, Field(description="10-30 in 0.5 steps.")] = None,
+    target_temp_c: Annotated[Number | None, Field(description="10-30 in 0.5 steps.")] = None,
     locked: bool | None = None,
     position: Annotated[int | None, Field(description="Blinds, 0 (closed) to 100 (open).")] = None,
     volume: Annotated[int | None, Field(description="0-100.")] = None,

@@ -11,7 +11,7 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, StateBase, ToolError, load_json_seed
+from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
 
 __all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
 
@@ -117,7 +117,7 @@ class SlaStatus(TypedDict):
     resolution_due: str
     resolution: Literal["met", "pending", "breached"]
     hours_to_resolution_due: Annotated[
-        float | None, Field(description="Hours left (negative when overdue); null once resolved.")
+        Number | None, Field(description="Hours left (negative when overdue); null once resolved.")
     ]
 
 

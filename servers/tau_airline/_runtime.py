@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import hashlib
 import hmac
 import inspect
@@ -38,13 +39,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Generic, Literal, NoReturn, TypeVar
+from typing import Annotated, Any, Generic, Literal, NoReturn, TypeVar
 
 import mcp_types as types
 import pydantic
 from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
+from pydantic import PlainValidator, WithJsonSchema
 from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "CONTROL_SECRET_META_KEY",
@@ -55,6 +58,7 @@ __all__ = [
     "Environment",
     "FrozenDict",
     "FrozenList",
+    "Number",
     "ReadOnlyError",
     "Session",
     "StateBase",
@@ -154,6 +158,17 @@ def state_sha256(state: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(state).encode("utf-8")).hexdigest()
 
 
+def _json_number(value: Any) -> Any:
+    # JSON has one number type; keep an integer an integer (tau-bench's state stores 150, not 150.0).
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    raise PydanticCustomError("float_type", "Input should be a valid number")
+
+
+Number = Annotated[float, PlainValidator(_json_number), WithJsonSchema({"type": "number"})]
+"""The spec's `float`: any JSON number, kept as given (an int stays an int)."""
+
+
 # --------------------------------------------------------------------------- state
 
 _MISSING: Any = object()
@@ -162,13 +177,14 @@ _MISSING: Any = object()
 class Collection(Generic[_R]):
     """One keyed collection of a session's state: the frozen seed plus this session's writes."""
 
-    __slots__ = ("_base", "_layer", "_name", "_overlay", "_session")
+    __slots__ = ("_base", "_layer", "_name", "_overlay", "_session", "_size")
 
     def __init__(self, name: str, base: Mapping[str, Any], session: Session) -> None:
         self._name = name
         self._base = base
         self._overlay: dict[str, Any] = {}  # committed writes; None marks a deletion
         self._layer: dict[str, Any] | None = None  # the current call's writes
+        self._size = len(base)  # committed records, kept up to date so len() is O(the call's writes)
         self._session = session
 
     # reads -------------------------------------------------------------
@@ -215,21 +231,40 @@ class Collection(Generic[_R]):
         return iter(self)
 
     def values(self) -> Iterator[_R]:
-        for key in self:
-            yield self._lookup(key)
+        changes = self._changes()
+        if not changes:
+            yield from self._base.values()
+            return
+        for key, record in self._base.items():
+            current = changes.get(key, record)
+            if current is not None:
+                yield current
+        for key, record in changes.items():
+            if record is not None and key not in self._base:
+                yield record
 
     def items(self) -> Iterator[tuple[str, _R]]:
-        for key in self:
-            yield key, self._lookup(key)
+        changes = self._changes()
+        if not changes:
+            yield from self._base.items()
+            return
+        for key, record in self._base.items():
+            current = changes.get(key, record)
+            if current is not None:
+                yield key, current
+        for key, record in changes.items():
+            if record is not None and key not in self._base:
+                yield key, record
 
     def __len__(self) -> int:
-        size = len(self._base)
-        for key, record in self._changes().items():
-            if key in self._base:
-                size -= record is None
-            else:
-                size += record is not None
+        size = self._size  # committed records; adjust for what the current call wrote
+        for key, record in (self._layer or {}).items():
+            existed = self._committed(key) is not None
+            size += (record is not None) - existed
         return size
+
+    def _committed(self, key: str) -> Any:
+        return self._overlay[key] if key in self._overlay else self._base.get(key)
 
     def __repr__(self) -> str:
         return f"<Collection {self._name}: {len(self)} records>"
@@ -284,6 +319,7 @@ class Collection(Generic[_R]):
         """Merge prepared writes into the session's state; a record equal to the seed holds nothing."""
         self._layer = None
         for key, record in prepared:
+            self._size += (record is not None) - (self._committed(key) is not None)
             # A deletion of a record the seed lacks, or a record back to its seed value, holds nothing.
             if (record is None and key not in self._base) or (record is not None and self._base.get(key) == record):
                 self._overlay.pop(key, None)
@@ -325,8 +361,9 @@ class Session:
             collections = self.state.collections()
             for name, records in patch.items():
                 collection = collections[name]
-                for key, record in records.items():
-                    collection._overlay[key] = None if record is None else freeze(record)
+                collection._apply(
+                    [(key, None if record is None else freeze(record)) for key, record in records.items()]
+                )
 
     @property
     def rng(self) -> random.Random:
@@ -784,6 +821,12 @@ class Environment:
             level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
         )
         secret = args.control_secret or os.environ.get(_CONTROL_SECRET_ENV)
+        # Load the seed now, then move it (and everything imported) out of the collector's reach: with
+        # thousands of live sessions, full collections walking the frozen seed dominated a call's cost.
+        self.seed_state()
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(10_000, 10, 10)
         if args.http:
             if args.control and not secret:
                 parser.error("--control over HTTP needs --control-secret or $" + _CONTROL_SECRET_ENV)

@@ -11,7 +11,7 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, StateBase, ToolError, load_json_seed
+from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
 
 __all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
 
@@ -104,7 +104,7 @@ class PaymentMethod(TypedDict):
     id: Annotated[str, Field(description="The payment method id, e.g. credit_card_1234567.")]
     brand: NotRequired[Annotated[str, Field(description="Card brand (credit cards only).")]]
     last_four: NotRequired[Annotated[str, Field(description="Last four card digits (credit cards only).")]]
-    balance: NotRequired[Annotated[float, Field(description="Remaining balance in dollars (gift cards only).")]]
+    balance: NotRequired[Annotated[Number, Field(description="Remaining balance in dollars (gift cards only).")]]
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -114,7 +114,7 @@ class OrderItem(TypedDict):
     name: Annotated[str, Field(description="The product's name.")]
     product_id: str
     item_id: Annotated[str, Field(description="The variant's item id.")]
-    price: float
+    price: Number
     options: Annotated[dict[str, str], Field(description="The variant's options, e.g. color and size.")]
 
 
@@ -131,7 +131,7 @@ class PaymentTransaction(TypedDict):
     """A payment or refund in an order's payment history."""
 
     transaction_type: Literal["payment", "refund"]
-    amount: float
+    amount: Number
     payment_method_id: str
 
 
@@ -142,7 +142,7 @@ class Variant(TypedDict):
     item_id: str
     options: dict[str, str]
     available: Annotated[bool, Field(description="Whether this variant can be ordered now.")]
-    price: float
+    price: Number
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -174,7 +174,7 @@ class Order(TypedDict):
     exchange_new_items: NotRequired[Annotated[list[str], Field(description="Replacement item ids (sorted).")]]
     exchange_payment_method_id: NotRequired[str]
     exchange_price_difference: NotRequired[
-        Annotated[float, Field(description="New total minus old total of the exchanged items.")]
+        Annotated[Number, Field(description="New total minus old total of the exchanged items.")]
     ]
     return_items: NotRequired[Annotated[list[str], Field(description="Item ids to be returned (sorted).")]]
     return_payment_method_id: NotRequired[str]
@@ -245,7 +245,7 @@ env = Environment(
 )
 def calculate(
     state: State, *, expression: Annotated[str, Field(description='The expression, e.g. "2 * (3.5 + 4)".')]
-) -> float:
+) -> Number:
     """Evaluate an arithmetic expression and return the result rounded to two decimals. The expression may contain numbers, + - * / ** //, parentheses and spaces."""
     import math
     import re

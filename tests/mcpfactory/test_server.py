@@ -325,3 +325,39 @@ async def test_closing_a_session_frees_it_and_the_next_call_starts_afresh(librar
         )
         after = await client.call_tool("count_books", {"genre": "fiction"}, meta=key)
     assert (before.structured_content, after.structured_content) == ({"result": 2}, {"result": 1})
+
+
+NUMBERS = """\
+name: numbers
+description: JSON numbers keep their kind.
+collections:
+  amounts:
+    record: Amount
+    key: amount_id
+    fields: {amount_id: str, value: float}
+    seed: [{amount_id: a1, value: 150}]
+tools:
+  record_amount:
+    description: Store an amount and return it.
+    effect: write
+    params:
+      value: float
+    returns: Amount
+    body: |
+      state.amounts["a2"] = {"amount_id": "a2", "value": value}
+      return state.amounts["a2"]
+    examples:
+      - args: {value: 150}
+        returns: {amount_id: a2, value: 150}
+"""
+
+
+async def test_an_integer_given_for_a_float_stays_an_integer(compile_package: Any) -> None:
+    module = compile_package(NUMBERS, "numbers_env")
+    async with Client(module.build(), mode="legacy") as client:
+        whole = await client.call_tool("record_amount", {"value": 150})
+        fraction = await client.call_tool("record_amount", {"value": 2.5})
+        refused = await client.call_tool("record_amount", {"value": True})
+    assert _text(whole) == '{"amount_id": "a2", "value": 150}'
+    assert fraction.structured_content == {"amount_id": "a2", "value": 2.5}
+    assert refused.is_error

@@ -5,8 +5,17 @@ MCPFactoryError
  ├── SpecError          a spec that does not load: one or more SpecIssues with file, line, column, path
  ├── CompileError       a spec that loads but cannot be turned into a server (e.g. the formatter failed)
  ├── DriftError         `compile --check`: a committed server differs from what its spec generates
- └── ReplayError        `replay`: an unreadable calls file or a server that cannot be reached
+ ├── ReplayError        `replay`: an unreadable calls file or a server that cannot be reached
+ └── SynthError         synthesis could not do what it was asked (mcpfactory.synth)
+      ├── ModelError         the model could not be reached or refused, after retries
+      │    └── CacheMiss     replay mode met a request the cache never recorded
+      ├── OutputError        the model's reply held no JSON (or YAML) that validates
+      ├── DraftRejected      no draft passed within the allowed rounds
+      └── OpenAPIError       an OpenAPI document that cannot be turned into a spec
 ```
+
+The synthesis errors live in `mcpfactory.synth` (they carry model fields);
+verification failures are reports, not exceptions (`mcpfactory.verify`).
 """
 
 from __future__ import annotations

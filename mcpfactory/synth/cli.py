@@ -1,0 +1,223 @@
+"""`mcpfactory synth tasks|env` and `mcpfactory import openapi`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def _model_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+    p.add_argument("--model", required=required, help="litellm model name (openai/<name> with --api-base)")
+    p.add_argument("--api-base", help="OpenAI-compatible base URL (vLLM, SGLang, a fake)")
+    p.add_argument("--api-key", help="API key (default: the provider's environment variable)")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per model request (default 120)")
+    p.add_argument("--retries", type=int, default=4, help="retries of 429, 5xx and timeouts (default 4)")
+    p.add_argument(
+        "--structured",
+        choices=["auto", "json_schema", "text"],
+        default="auto",
+        help="how JSON is asked for: the response format with a text fallback (auto), or text only",
+    )
+    p.add_argument("--cache", metavar="DIR", help="record model replies here (and reuse them)")
+    p.add_argument("--replay", action="store_true", help="with --cache: only replay recorded replies, never call")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `synth` (with `tasks` and `env`) and `import` (with `openapi`)."""
+    synth = subparsers.add_parser("synth", help="synthesise environments and tasks (kept only when verified)")
+    sub = synth.add_subparsers(dest="synth_command", required=True)
+
+    p = sub.add_parser("tasks", help="synthesise checked tasks from an environment's tool graph and seed")
+    p.add_argument("env", help="catalog environment name, or a folder holding a compiled server")
+    p.add_argument("--n", type=int, default=10, help="tasks wanted (default 10)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-chains", type=int, help="chains sampled at most (default 10 * n)")
+    p.add_argument("--max-steps", type=int, default=8, help="calls per task at most (default 8)")
+    p.add_argument("--root", help="servers root holding <env>/ (default: the catalog, ./servers)")
+    p.add_argument("--out", help="tasks file to append to (default: <root>/<env>/tasks.jsonl)")
+    p.add_argument("--dry-run", action="store_true", help="print the tasks instead of appending them")
+    p.add_argument("--report", metavar="FILE", help="write the run's report as JSON")
+    _model_options(p, required=False)
+    p.set_defaults(func=_cmd_tasks)
+
+    p = sub.add_parser("env", help="draft a spec with a model; keep it only when it passes the verifier")
+    p.add_argument("description", nargs="?", default="", help="what the environment is about")
+    p.add_argument("--name", help="environment name (default: from the description or the OpenAPI title)")
+    p.add_argument("--rounds", type=int, default=3, help="draft and repair rounds at most (default 3)")
+    p.add_argument("--out-root", help="servers root to install into (default: the catalog, ./servers)")
+    p.add_argument("--log-dir", help="run log folder (default: runs/synth-<name>-<UTC time>)")
+    p.add_argument(
+        "--format",
+        choices=["yaml", "json"],
+        default="yaml",
+        help="ask for YAML in text, or for JSON against EnvSpec's schema (default yaml)",
+    )
+    p.add_argument("--from-openapi", metavar="FILE", help="start from the skeleton of an OpenAPI document")
+    p.add_argument("--check", action="append", metavar="NAME", help="verifier checks to run (default: all)")
+    p.add_argument("--budget", type=float, default=60.0, help="verifier time budget per draft (default 60 s)")
+    p.add_argument("--force", action="store_true", help="replace an existing environment of that name")
+    _model_options(p, required=True)
+    p.set_defaults(func=_cmd_env)
+
+    imp = subparsers.add_parser("import", help="import environments from other descriptions")
+    isub = imp.add_subparsers(dest="import_command", required=True)
+    p = isub.add_parser("openapi", help="turn an OpenAPI 3 document into a spec skeleton that passes the verifier")
+    p.add_argument("file")
+    p.add_argument("--name", help="environment name (default: from the document's title)")
+    p.add_argument("--out-root", help="servers root to write <name>/ into (default: the catalog, ./servers)")
+    p.add_argument("--force", action="store_true", help="replace an existing environment of that name")
+    p.add_argument("--stdout", action="store_true", help="print the spec instead of writing it")
+    p.set_defaults(func=_cmd_import_openapi)
+
+
+def _model(args: argparse.Namespace) -> Any:
+    from mcpfactory.synth.model import Model, ModelConfig
+
+    if not args.model:
+        return None
+    if args.replay and not args.cache:
+        raise SystemExit("--replay needs --cache DIR")
+    return Model(
+        ModelConfig(
+            model=args.model,
+            api_base=args.api_base,
+            api_key=args.api_key,
+            temperature=args.temperature,
+            timeout_s=args.timeout,
+            max_retries=args.retries,
+            structured=args.structured,
+            cache_dir=Path(args.cache) if args.cache else None,
+            cache_mode="replay" if args.replay else "record",
+        )
+    )
+
+
+def _root(value: str | None) -> Path:
+    from mcpfactory.catalog import catalog_root
+
+    return Path(value) if value else catalog_root()
+
+
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    import anyio
+
+    from mcpfactory.synth.tasks import append_tasks, read_tasks, synthesize_tasks
+
+    given = Path(args.env)
+    env_dir = given if (given / "server.py").exists() else _root(args.root) / args.env
+    if not (env_dir / "server.py").exists():
+        raise LookupError(f"no compiled server for {args.env!r} in {env_dir}")
+    out = Path(args.out) if args.out else env_dir / "tasks.jsonl"
+    existing = read_tasks(out)
+
+    async def run() -> Any:
+        return await synthesize_tasks(
+            env_dir,
+            n=args.n,
+            seed=args.seed,
+            max_chains=args.max_chains,
+            model=_model(args),
+            existing=existing,
+            max_steps=args.max_steps,
+        )
+
+    report = anyio.run(run)
+    summary = report.to_json()
+    if args.report:
+        Path(args.report).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if args.dry_run:
+        for task in report.tasks:
+            print(json.dumps(task, ensure_ascii=False))
+    else:
+        append_tasks(out, report.tasks)
+    print(
+        f"{report.env}: {len(report.tasks)} task(s) from {report.chains} chain(s) in {report.seconds:.2f} s"
+        f" ({summary['difficulty']}; rejected {summary['rejected']}, duplicates {report.duplicates})"
+        + ("" if args.dry_run else f" -> {out}"),
+        file=sys.stderr,
+    )
+    return 0 if report.tasks or args.n == 0 else 1
+
+
+def _slug(text: str) -> str:
+    import re
+
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    name = "_".join(words[:3]) or "env"
+    return name if name[0].isalpha() else f"env_{name}"
+
+
+def _cmd_env(args: argparse.Namespace) -> int:
+    import anyio
+
+    from mcpfactory.synth.env import synthesize_env
+
+    skeleton = None
+    description = args.description
+    name = args.name
+    if args.from_openapi:
+        from mcpfactory.openapi import import_openapi
+
+        imported = anyio.run(lambda: import_openapi(Path(args.from_openapi), name=name))
+        skeleton, name = imported.yaml, imported.name
+        description = description or imported.description
+    if not description:
+        raise SystemExit("mcpfactory synth env: give a DESCRIPTION or --from-openapi FILE")
+    name = name or _slug(description)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = Path(args.log_dir) if args.log_dir else Path("runs") / f"synth-{name}-{stamp}"
+    model = _model(args)
+
+    async def run() -> Any:
+        return await synthesize_env(
+            description,
+            name=name,
+            model=model,
+            out_root=_root(args.out_root),
+            rounds=args.rounds,
+            run_dir=run_dir,
+            fmt=args.format,
+            skeleton=skeleton,
+            checks=args.check,
+            budget=args.budget,
+            force=args.force,
+        )
+
+    try:
+        result = anyio.run(run)
+    except FileExistsError as exc:
+        print(f"mcpfactory synth env: {exc}", file=sys.stderr)
+        return 1
+    print(f"{result.name}: passed in round {result.rounds} -> {result.path} (log: {result.run_dir})")
+    print(json.dumps(result.usage), file=sys.stderr)
+    return 0
+
+
+def _cmd_import_openapi(args: argparse.Namespace) -> int:
+    import anyio
+
+    from mcpfactory.openapi import import_openapi, write_environment
+
+    imported = anyio.run(lambda: import_openapi(Path(args.file), name=args.name))
+    if args.stdout:
+        print(imported.yaml, end="")
+        return 0
+    try:
+        path = write_environment(imported, _root(args.out_root), force=args.force)
+    except FileExistsError as exc:
+        print(f"mcpfactory import openapi: {exc}", file=sys.stderr)
+        return 1
+    skipped = (
+        f"; skipped {len(imported.skipped)} operation(s): {', '.join(imported.skipped)}" if imported.skipped else ""
+    )
+    print(
+        f"{imported.name}: {len(imported.tools)} tool(s), {len(imported.collections)} collection(s) -> {path}{skipped}"
+    )
+    return 0

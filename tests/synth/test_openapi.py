@@ -1,0 +1,163 @@
+"""`mcpfactory import openapi`: a multi-resource document becomes a spec that passes the verifier without a model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from ruamel.yaml import YAML
+
+from harness.fake_llm import FakeLLM, Reply
+from mcpfactory.cli import main
+from mcpfactory.openapi import Imported, import_openapi, write_environment
+from mcpfactory.synth import OpenAPIError, synthesize_tasks
+from mcpfactory.synth._yaml import dump_yaml
+from mcpfactory.verify import verify_env
+
+PETCLINIC = Path(__file__).parent / "data" / "petclinic.yaml"
+
+
+def _import(path: Path = PETCLINIC, **options: Any) -> Imported:
+    async def run() -> Imported:
+        with anyio.fail_after(60):
+            return await import_openapi(path, **options)
+
+    return anyio.run(run)
+
+
+def test_the_pet_clinic_document_becomes_an_environment_that_passes_every_check(servers_root: Path) -> None:
+    folder = write_environment(_import(), servers_root)
+    report = verify_env(folder, budget=90)
+    assert report.ok, [(c.name, c.summary, c.evidence) for c in report.failed]
+    assert [c.name for c in report.checks if c.passed] == [
+        "static",
+        "protocol",
+        "examples",
+        "fuzz",
+        "determinism",
+        "isolation",
+    ]
+
+
+def test_resources_relations_and_operations_are_mapped() -> None:
+    imported = _import()
+    spec = imported.spec
+    assert imported.name == "pet_clinic"
+    assert imported.collections == ["owners", "pets", "vets", "visits"]
+    assert imported.tools == [
+        "list_owners",
+        "add_owner",
+        "get_owner",
+        "update_owner",
+        "delete_owner",
+        "list_owner_pets",
+        "add_pet",
+        "find_pets",
+        "get_pet",
+        "update_pet",
+        "list_vets",
+        "get_vet",
+        "list_visits",
+        "book_visit",
+        "get_visit",
+        "delete_visit",
+    ]
+    assert spec["collections"]["pets"]["fields"]["ownerId"] == "ref[owners]"
+    assert spec["collections"]["visits"]["fields"]["vetId"] == "ref[vets]"
+    assert spec["collections"]["visits"]["fields"]["reason"] == {"type": "str | None", "optional": True}
+    assert spec["collections"]["vets"]["fields"]["id"] == "str"
+    assert spec["types"]["Address"]["fields"]["postalCode"] == {"type": "str", "optional": True}
+    assert spec["types"]["PetVaccinationsItem"] == {"fields": {"vaccine": "str", "date": "str"}}
+    assert [i["name"] for i in spec["invariants"]] == [
+        "pets_owner_id_exists",
+        "visits_pet_id_exists",
+        "visits_vet_id_exists",
+    ]
+    assert imported.skipped == ["POST /visits/{visitId}/cancel: an action on a record, not CRUD"]
+    assert imported.notes == [
+        "vets.id: ids are strings here (was int)",
+        "GET /owners: query parameter 'city' left out (no field to filter on)",
+    ]
+    delete_owner = spec["tools"]["delete_owner"]
+    assert delete_owner["errors"] == {
+        "owner_not_found": "No owner {id}.",
+        "owner_in_use": "Owner {id} is still referenced by pets.",
+    }
+    assert [e.get("error") for e in delete_owner["examples"]] == [None, "owner_not_found", "owner_in_use"]
+    add_pet = spec["tools"]["add_pet"]
+    assert add_pet["params"]["ownerId"] == {"type": "ref[owners]"}
+    assert add_pet["examples"][0]["returns"]["id"] == "pet-5"
+
+
+def test_a_json_document_imports_like_its_yaml_twin(tmp_path: Path) -> None:
+    as_json = tmp_path / "petclinic.json"
+    as_json.write_text(json.dumps(YAML(typ="safe").load(PETCLINIC.read_text())))
+    assert _import(as_json).yaml == _import().yaml
+
+
+@pytest.mark.parametrize(
+    ("document", "where"),
+    [
+        ({"swagger": "2.0", "paths": {"/a": {}}}, "openapi"),
+        ({"openapi": "3.0.0", "info": {"title": "x"}, "paths": {}}, "paths"),
+        ({"openapi": "3.1.0", "info": {"title": "x"}, "paths": {"/health": {"get": {"responses": {}}}}}, "paths"),
+    ],
+    ids=["swagger_2", "no_paths", "no_resource"],
+)
+def test_a_document_that_cannot_be_imported_is_refused_with_the_place(
+    tmp_path: Path, document: dict[str, Any], where: str
+) -> None:
+    path = tmp_path / "api.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(OpenAPIError) as caught:
+        _import(path)
+    assert caught.value.where == where
+
+
+def test_tasks_can_be_synthesized_on_an_imported_environment(servers_root: Path) -> None:
+    folder = write_environment(_import(), servers_root)
+
+    async def run() -> Any:
+        with anyio.fail_after(60):
+            return await synthesize_tasks(folder, n=8, seed=0)
+
+    report = anyio.run(run)
+    assert len(report.tasks) == 8
+
+
+def test_the_import_command_writes_the_environment_and_will_not_overwrite_it(
+    servers_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = ["import", "openapi", str(PETCLINIC), "--name", "clinic", "--out-root", str(servers_root)]
+    assert main(arguments) == 0
+    assert (servers_root / "clinic" / "server.py").exists()
+    assert "clinic: 16 tool(s), 4 collection(s)" in capsys.readouterr().out
+    assert main(arguments) == 1
+    assert "exists" in capsys.readouterr().err
+    assert main([*arguments, "--force"]) == 0
+
+
+def test_synth_env_from_openapi_lets_the_model_enrich_the_skeleton(
+    fake_llm: Callable[..., FakeLLM], servers_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    imported = _import(name="clinic")
+    skeleton = imported.yaml
+    rule = "Vets never see more than eight patients a day."
+    enriched = dump_yaml({**imported.spec, "policy": f"{rule} {imported.spec['policy']}"})
+
+    llm = fake_llm([Reply.text(f"```yaml\n{enriched}```")])
+    arguments = [
+        "synth", "env", "--from-openapi", str(PETCLINIC), "--name", "clinic",
+        "--model", "openai/fake", "--api-base", llm.url, "--api-key", "fake",
+        "--out-root", str(servers_root), "--log-dir", str(tmp_path / "log"),
+        "--check", "static", "--check", "examples", "--budget", "30",
+    ]  # fmt: skip
+    assert main(arguments) == 0
+    assert skeleton.rstrip() in llm.requests[0]["messages"][1]["content"]
+    installed = YAML(typ="safe").load((servers_root / "clinic" / "spec.yaml").read_text())
+    assert installed["policy"].startswith(rule)
+    assert "clinic: passed in round 1" in capsys.readouterr().out

@@ -93,12 +93,13 @@ def _run(args: argparse.Namespace) -> int:
     elif args.markdown:
         print(markdown(entries), end="")
     else:
+        width = max((len(e["env"]) for e in entries), default=0)
         for e in entries:
             if e["status"] == "broken":
-                print(f"{e['env']:<14} broken: {e['error']}")
+                print(f"{e['env']:<{width}}  broken: {e['error']}")
                 continue
             print(
-                f"{e['env']:<14} {len(e['tools']):>3} tools  {e['seed_records']:>6} seed records  "
+                f"{e['env']:<{width}}  {len(e['tools']):>3} tools  {e['seed_records']:>6} seed records  "
                 f"{e['tasks']:>4} tasks  {e['status']}"
             )
     return 0

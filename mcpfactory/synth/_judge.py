@@ -1,9 +1,8 @@
 """Judge a run the way docs/tasks.md says a task is judged, to check the tasks synthesis writes.
 
-The rules mirror the harness's reward (`touched` state comparison, the
-assertion operators, case-insensitive outputs); synthesis keeps a task only
-when this judge passes its reference solution and fails the runs that should
-fail.
+Judging is the verifier's own (`mcpfactory.verify._judge`), so a task
+synthesis keeps is one the verifier's task check accepts; this module adds what
+synthesis needs to write judges: lookups in a state and assertions from a diff.
 """
 
 from __future__ import annotations
@@ -12,7 +11,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["assertions_for", "check_assertion", "judge_run", "lookup", "real_changes"]
+from mcpfactory.verify._judge import StateView
+from mcpfactory.verify._judge import judge as verify_judge
+from mcpfactory.verify._tasks import _judge as parse_judge
+
+__all__ = ["assertions_for", "judge_run", "lookup", "real_changes"]
 
 State = Mapping[str, Mapping[str, Any]]
 _MISSING: Any = object()
@@ -39,62 +42,16 @@ def lookup(path: Sequence[Any], changes: State, seed: State) -> Any:
     return value
 
 
-def check_assertion(assertion: Mapping[str, Any], changes: State, seed: State) -> bool:
-    """Evaluate one `{path, op, value}` assertion."""
-    value = lookup(assertion["path"], changes, seed)
-    op = assertion["op"]
-    expected: Any = assertion.get("value")
-    if op == "exists":
-        return value is not _MISSING
-    if op == "absent":
-        return value is _MISSING
-    if value is _MISSING:
-        return False
-    try:
-        if op == "==":
-            return bool(value == expected)
-        if op == "!=":
-            return bool(value != expected)
-        if op == "<":
-            return bool(value < expected)
-        if op == "<=":
-            return bool(value <= expected)
-        if op == ">":
-            return bool(value > expected)
-        if op == ">=":
-            return bool(value >= expected)
-        if op == "in":
-            return bool(value in expected)
-        if op == "contains":
-            return bool(expected in value)
-    except TypeError:
-        return False
-    raise ValueError(f"unknown assertion op {op!r}")
-
-
-def _touched_match(changes: State, reference: State, seed: State) -> bool:
-    keys = {(c, k) for c, records in changes.items() for k in records}
-    keys |= {(c, k) for c, records in reference.items() for k in records}
-    for collection, key in keys:
-        base = (seed.get(collection) or {}).get(key)
-        mine = (changes.get(collection) or {}).get(key, base)
-        theirs = (reference.get(collection) or {}).get(key, base)
-        if _canonical(mine) != _canonical(theirs):
-            return False
-    return True
-
-
 def judge_run(judge: Mapping[str, Any], *, changes: State, reference: State, seed: State, answer: str) -> bool:
-    """Whether a run (its final changes and its answer) passes the task's judge."""
-    rule = judge.get("state", "touched")
-    if rule == "touched" and not _touched_match(changes, reference, seed):
-        return False
-    if rule == "full" and _canonical(_nonempty(changes)) != _canonical(_nonempty(reference)):
-        return False
-    if not all(check_assertion(a, changes, seed) for a in judge.get("assertions") or ()):
-        return False
-    lowered = answer.lower()
-    return all(text.lower() in lowered for text in judge.get("outputs") or ())
+    """Whether a run (its final changes and its answer) passes the task's judge: the verifier's rules, exactly."""
+    verdict = verify_judge(
+        parse_judge(dict(judge)),
+        initial=StateView(seed, {}),
+        final=StateView(seed, changes),
+        reference=StateView(seed, reference),
+        answer=answer,
+    )
+    return verdict.passed
 
 
 def assertions_for(changes: State, seed: State, prefer: Sequence[Any] = ()) -> list[dict[str, Any]]:

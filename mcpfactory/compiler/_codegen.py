@@ -111,7 +111,7 @@ def _server_source(spec: LoadedSpec) -> str:
         out += "from pathlib import Path\n"
     out += "from typing import {typing_names}\n\n"
     out += "from mcp.server.lowlevel.server import Server\n"
-    out += "from pydantic import ConfigDict, Field, with_config\n"
+    out += "from pydantic import {pydantic_names}\n"
     out += "from typing_extensions import TypedDict\n\n"
     out += "from ._runtime import {runtime_names}\n\n"
     out += '__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]\n\n'
@@ -149,8 +149,15 @@ def _server_source(spec: LoadedSpec) -> str:
         f"    default_seed={env.seed!r},\n"
         ")\n\n\n"
     )
+    for name, helper in env.helpers.items():
+        helper_params, helper_returns = spec.helpers[name]
+        signature = ", ".join(["state: State", *(_param(p) for p in helper_params)])
+        out += f"def {name}({signature}) -> {helper_returns.annotation()}:\n"
+        out += _docstring(helper.description or f"Shared by the tools of {env.name}.", "    ")
+        out += textwrap.indent(textwrap.dedent(helper.body).strip("\n"), "    ") + "\n\n\n"
     for name, tool in env.tools.items():
-        errors = f", errors={dict(tool.errors)!r}" if tool.errors else ""
+        tool_errors = spec.tool_errors.get(name, tool.errors)
+        errors = f", errors={dict(tool_errors)!r}" if tool_errors else ""
         out += f"@env.tool(effect={tool.effect!r}{errors})\n"
         params = ["state: State"]
         if _uses_name(tool.body, "rng"):
@@ -181,6 +188,8 @@ def _server_source(spec: LoadedSpec) -> str:
     if re.search(r"\bNumber\b", out):  # the spec's float
         runtime_names.append("Number")
     out = out.replace("{runtime_names}", ", ".join(sorted(runtime_names)), 1)
+    pydantic_names = ["ConfigDict", *(["Field"] if "Field(" in out else []), "with_config"]
+    out = out.replace("{pydantic_names}", ", ".join(pydantic_names), 1)
     return out.replace("{typing_names}", ", ".join(used), 1)
 
 

@@ -6,11 +6,13 @@ issues found are reported together (a model repairing a draft sees them all).
 
 from __future__ import annotations
 
+import ast
 import difflib
 import hashlib
 import json
 import keyword
 import re
+import textwrap
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +38,21 @@ __all__ = ["LoadedSpec", "ResolvedField", "ResolvedParam", "load_spec", "spec_sh
 Loc = tuple[str | int, ...]
 TOOL_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,63}$")
 INJECTED = frozenset({"state", "rng", "now", "ToolError"})
+# Module-level names of a generated server.py, which tools and helpers (functions there too) must not shadow.
+MODULE_NAMES = frozenset(
+    {"now", "seed", "build", "main", "env", "State", "Collection", "Environment", "StateBase", "ToolError"}
+    | {"Number", "datetime", "random", "Path", "Annotated", "Any", "Literal", "NotRequired", "TypedDict"}
+    | {"ConfigDict", "Field", "with_config", "Server", "load_json_seed", "ENV_NAME", "SPEC_SHA256", "CLOCK", "POLICY"}
+)
+
+
+def _calls_names(source: str, names: set[str] | dict[str, Any]) -> set[str]:
+    """The names among `names` that a body mentions (it checks as a body, so it parses)."""
+    try:
+        tree = ast.parse("def _body():\n" + textwrap.indent(source, "    "))
+    except SyntaxError:
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id in names}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +92,8 @@ class LoadedSpec:
     seed: dict[str, dict[str, Any]]
     seed_files: dict[str, str]  # collection -> path relative to the spec, for file seeds
     python_types: dict[str, Any] = field(repr=False)
+    helpers: dict[str, tuple[list[ResolvedParam], TypeExpr]] = field(default_factory=dict)
+    tool_errors: dict[str, dict[str, str]] = field(default_factory=dict)  # own errors and their helpers
 
     @property
     def name(self) -> str:
@@ -368,6 +387,7 @@ class _Analysis:
         self.c = checker
         self.types: dict[str, list[ResolvedField]] = {}
         self.records: dict[str, str] = {c: s.record for c, s in spec.collections.items()}
+        self.tool_errors: dict[str, dict[str, str]] = {}
 
     def run(self) -> LoadedSpec | None:
         spec = self.spec
@@ -392,6 +412,8 @@ class _Analysis:
             python_types[name] = _typed_dict(name, self.types[name], python_types)
         self._check_keys()
         seed, seed_files = self._load_seeds(python_types)
+        helpers = self._check_helpers(known, collections, python_types)
+        self.tool_errors = self._tool_errors()
         params, returns = self._check_tools(known, collections, python_types)
         self._check_invariants()
         if self.c.issues:
@@ -408,6 +430,8 @@ class _Analysis:
             seed=seed,
             seed_files=seed_files,
             python_types=python_types,
+            helpers=helpers,
+            tool_errors=self.tool_errors,
         )
 
     def _declare_names(self) -> set[str]:
@@ -546,6 +570,113 @@ class _Analysis:
             self.c.add(loc, f"seed file {relative!r} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
         return None
 
+    def _params(
+        self, owner: Loc, raw_params: dict[str, Any], known: set[str], colls: set[str], python_types: dict[str, Any]
+    ) -> list[ResolvedParam]:
+        """Resolve the parameters of a tool or helper, reporting each mistake at its place."""
+        params: list[ResolvedParam] = []
+        for pname, raw in raw_params.items():
+            ploc = (*owner, "params", pname)
+            spec = raw if isinstance(raw, ParamSpec) else ParamSpec.model_validate({"type": raw})
+            if not pname.isidentifier() or keyword.iskeyword(pname) or pname.startswith("_"):
+                self.c.add(ploc, f"parameter name '{pname}' is not a valid identifier", at_key=True)
+            elif pname in INJECTED:
+                self.c.add(ploc, f"parameter name '{pname}' is reserved for the body's scope", at_key=True)
+            try:
+                expr = parse_type(spec.type, known, colls)
+            except TypeSyntaxError as exc:
+                self.c.type_issue((*ploc, "type") if isinstance(raw, ParamSpec) else ploc, exc)
+                expr = TypeExpr("scalar", "any")  # keep the parameter so the body is not blamed for it
+            if spec.enum is not None:
+                if expr.kind not in ("scalar", "ref") or expr.name not in ("str", "int", ""):
+                    self.c.add((*ploc, "enum"), "enum applies to str or int parameters")
+                expr = literal_from_enum(spec.enum)
+            if spec.alias is not None and (not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,63}", spec.alias)):
+                self.c.add((*ploc, "alias"), f"alias {spec.alias!r} is not a valid argument name")
+            param = ResolvedParam(pname, expr, spec.description, spec.default, spec.has_default, spec.alias)
+            if param.has_default:
+                try:
+                    pydantic.TypeAdapter(_python_type(expr, python_types)).validate_python(spec.default, strict=True)
+                except pydantic.ValidationError as exc:
+                    self.c.add(
+                        (*ploc, "default"),
+                        f"default {spec.default!r} does not match type {spec.type}: {exc.errors()[0]['msg']}",
+                    )
+            params.append(param)
+        wire = [p.wire_name for p in params]
+        for param in params:
+            if wire.count(param.wire_name) > 1:
+                self.c.add((*owner, "params", param.name), f"argument name '{param.wire_name}' is used twice")
+        return params
+
+    def _check_helpers(
+        self, known: set[str], colls: set[str], python_types: dict[str, Any]
+    ) -> dict[str, tuple[list[ResolvedParam], TypeExpr]]:
+        helpers: dict[str, tuple[list[ResolvedParam], TypeExpr]] = {}
+        reserved = {*INJECTED, *MODULE_NAMES, *_restrict.SAFE_BUILTINS, *self.spec.tools, *known}
+        for name, helper in self.spec.helpers.items():
+            hloc: Loc = ("helpers", name)
+            if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+                self.c.add(hloc, f"helper name '{name}' is not a valid identifier", at_key=True)
+            elif name in reserved:
+                self.c.add(hloc, f"helper name '{name}' is already taken (a tool, type or name in scope)", at_key=True)
+            params = self._params(hloc, helper.params, known, colls, python_types)
+            seen_default = False
+            for param in params:
+                if param.alias is not None:
+                    self.c.add((*hloc, "params", param.name, "alias"), "helper parameters take no alias")
+                if seen_default and not param.has_default:
+                    self.c.add(
+                        (*hloc, "params", param.name),
+                        f"parameter '{param.name}' without a default follows one with a default",
+                    )
+                seen_default = seen_default or param.has_default
+            try:
+                returns = parse_type(helper.returns, known, colls)
+            except TypeSyntaxError as exc:
+                self.c.type_issue((*hloc, "returns"), exc)
+                returns = TypeExpr("scalar", "any")
+            self._check_templates(hloc, helper.errors)
+            self._check_code((*hloc, "body"), helper.body, params=[p.name for p in params], errors=helper.errors)
+            if _calls_names(helper.body, {"rng"}):
+                self.c.add((*hloc, "body"), "helpers cannot use rng", "draw the value in the tool and pass it in")
+            helpers[name] = (params, returns)
+        return helpers
+
+    def _check_templates(self, owner: Loc, errors: dict[str, str]) -> None:
+        for code, template in errors.items():
+            if not code.isidentifier():
+                self.c.add((*owner, "errors", code), f"error code '{code}' is not an identifier", at_key=True)
+            try:
+                _restrict.template_fields(template)
+            except ValueError as exc:
+                self.c.add((*owner, "errors", code), f"bad message template: {exc}")
+
+    def _tool_errors(self) -> dict[str, dict[str, str]]:
+        """Each tool's errors: its own and those of every helper it calls, directly or through helpers."""
+        names = set(self.spec.helpers)
+        calls = {name: _calls_names(h.body, names) for name, h in self.spec.helpers.items()}
+        merged: dict[str, dict[str, str]] = {}
+        for tool_name, tool in self.spec.tools.items():
+            reached: set[str] = set()
+            frontier = _calls_names(tool.body, names)
+            while frontier:
+                helper = frontier.pop()
+                if helper not in reached:
+                    reached.add(helper)
+                    frontier |= calls[helper]
+            errors = dict(tool.errors)
+            for helper in sorted(reached):
+                for code, template in self.spec.helpers[helper].errors.items():
+                    if errors.setdefault(code, template) != template:
+                        self.c.add(
+                            ("tools", tool_name, "errors", code),
+                            f"error '{code}' has another message in helper '{helper}'",
+                            "give the two errors different codes, or the same message",
+                        )
+            merged[tool_name] = errors
+        return merged
+
     def _check_tools(
         self, known: set[str], colls: set[str], python_types: dict[str, Any]
     ) -> tuple[dict[str, list[ResolvedParam]], dict[str, TypeExpr]]:
@@ -555,57 +686,17 @@ class _Analysis:
             tloc: Loc = ("tools", tool_name)
             if not TOOL_NAME.match(tool_name) or keyword.iskeyword(tool_name):
                 self.c.add(tloc, f"tool name '{tool_name}' must match ^[a-zA-Z][a-zA-Z0-9_]{{0,63}}$", at_key=True)
+            elif tool_name in MODULE_NAMES or tool_name in known:
+                self.c.add(tloc, f"tool name '{tool_name}' is taken by the generated module", at_key=True)
             if not tool.description.strip():
                 self.c.add((*tloc, "description"), "empty description", "say what the tool does for the agent")
-            params: list[ResolvedParam] = []
-            for pname, raw in tool.params.items():
-                ploc = (*tloc, "params", pname)
-                spec = raw if isinstance(raw, ParamSpec) else ParamSpec.model_validate({"type": raw})
-                if not pname.isidentifier() or keyword.iskeyword(pname) or pname.startswith("_"):
-                    self.c.add(ploc, f"parameter name '{pname}' is not a valid identifier", at_key=True)
-                elif pname in INJECTED:
-                    self.c.add(ploc, f"parameter name '{pname}' is reserved for the body's scope", at_key=True)
-                try:
-                    expr = parse_type(spec.type, known, colls)
-                except TypeSyntaxError as exc:
-                    self.c.type_issue((*ploc, "type") if isinstance(raw, ParamSpec) else ploc, exc)
-                    expr = TypeExpr("scalar", "any")  # keep the parameter so the body is not blamed for it
-                if spec.enum is not None:
-                    if expr.kind not in ("scalar", "ref") or expr.name not in ("str", "int", ""):
-                        self.c.add((*ploc, "enum"), "enum applies to str or int parameters")
-                    expr = literal_from_enum(spec.enum)
-                if spec.alias is not None and (not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,63}", spec.alias)):
-                    self.c.add((*ploc, "alias"), f"alias {spec.alias!r} is not a valid argument name")
-                param = ResolvedParam(pname, expr, spec.description, spec.default, spec.has_default, spec.alias)
-                if param.has_default:
-                    try:
-                        pydantic.TypeAdapter(_python_type(expr, python_types)).validate_python(
-                            spec.default, strict=True
-                        )
-                    except pydantic.ValidationError as exc:
-                        self.c.add(
-                            (*ploc, "default"),
-                            f"default {spec.default!r} does not match type {spec.type}: {exc.errors()[0]['msg']}",
-                        )
-                params.append(param)
-            wire = [p.wire_name for p in params]
-            for param in params:
-                if wire.count(param.wire_name) > 1:
-                    self.c.add(
-                        ("tools", tool_name, "params", param.name), f"argument name '{param.wire_name}' is used twice"
-                    )
+            params = self._params(tloc, tool.params, known, colls, python_types)
             all_params[tool_name] = params
             try:
                 returns[tool_name] = parse_type(tool.returns, known, colls)
             except TypeSyntaxError as exc:
                 self.c.type_issue((*tloc, "returns"), exc)
-            for code, template in tool.errors.items():
-                if not code.isidentifier():
-                    self.c.add((*tloc, "errors", code), f"error code '{code}' is not an identifier", at_key=True)
-                try:
-                    _restrict.template_fields(template)
-                except ValueError as exc:
-                    self.c.add((*tloc, "errors", code), f"bad message template: {exc}")
+            self._check_templates(tloc, tool.errors)
             self._check_code((*tloc, "body"), tool.body, params=[p.name for p in params], errors=tool.errors)
             if tool_name in returns:
                 self._check_examples(tool_name, params, returns[tool_name], python_types)
@@ -618,7 +709,9 @@ class _Analysis:
             violations = _restrict.check_expression(source)
         else:
             type_names = set(self.types)
-            violations = _restrict.check_body(source, params=params, error_templates=errors, type_names=type_names)
+            violations = _restrict.check_body(
+                source, params=params, error_templates=errors, type_names=type_names, helpers=self.spec.helpers
+            )
         for v in violations:
             line, col = self.c.source.body_position(loc, v.line, v.col)
             self.c.add_at(loc, line, col, v.message, v.hint)
@@ -648,10 +741,9 @@ class _Analysis:
                     self.c.add((*eloc, "args"), f"example arguments: {where}: {item['msg']}")
             if example.expects_result == (example.error is not None):
                 self.c.add(eloc, "an example gives exactly one of 'returns' or 'error'")
-            if example.error is not None and example.error not in tool.errors:
-                self.c.add(
-                    (*eloc, "error"), f"unknown error code '{example.error}'", _suggest(example.error, tool.errors)
-                )
+            errors = self.tool_errors.get(tool_name, tool.errors)
+            if example.error is not None and example.error not in errors:
+                self.c.add((*eloc, "error"), f"unknown error code '{example.error}'", _suggest(example.error, errors))
             if example.expects_result:
                 try:
                     result_adapter.validate_python(example.returns, strict=True)

@@ -12,6 +12,7 @@ __all__ = [
     "EnvSpec",
     "ExampleSpec",
     "FieldSpec",
+    "HelperSpec",
     "InvariantSpec",
     "ParamSpec",
     "ToolSpec",
@@ -105,6 +106,18 @@ class ToolSpec(_Strict):
     examples: list[ExampleSpec] = Field(default_factory=list)
 
 
+class HelperSpec(_Strict):
+    """A function shared by tool bodies: called as `name(state, arg, ...)`; may raise its declared errors."""
+
+    description: str | None = None
+    params: dict[str, str | ParamSpec] = Field(default_factory=dict)
+    returns: str = Field(description="Return type in the compact syntax.")
+    errors: dict[str, str] = Field(
+        default_factory=dict, description="Error codes it may raise; every tool that calls it may raise them too."
+    )
+    body: str = Field(description="Python function body over `state` and its parameters; see docs/spec.md.")
+
+
 class InvariantSpec(_Strict):
     """A Python expression over `state` that must hold after every call."""
 
@@ -124,5 +137,6 @@ class EnvSpec(_Strict):
     seed: int = Field(0, description="Default seed of each session's random generator.")
     types: dict[str, TypeSpec] = Field(default_factory=dict)
     collections: dict[str, CollectionSpec]
+    helpers: dict[str, HelperSpec] = Field(default_factory=dict, description="Functions shared by tool bodies.")
     tools: dict[str, ToolSpec]
     invariants: list[InvariantSpec] = Field(default_factory=list)

@@ -690,10 +690,12 @@ def check_body(
     params: Iterable[str] = (),
     error_templates: Mapping[str, str] | None = None,
     type_names: Iterable[str] = (),
+    helpers: Iterable[str] = (),
 ) -> list[Violation]:
     """Check a tool body (the inside of a function; `return` allowed). Empty list = OK.
 
-    `type_names` are the spec's record and object types, which local annotations may name.
+    `type_names` are the spec's record and object types, which local annotations may name;
+    `helpers` are the spec's shared functions, which the body may call.
     """
     normalized = _normalize(source)
     if isinstance(normalized, list):
@@ -705,7 +707,7 @@ def check_body(
     if (problem := _depth_problem(tree)) is not None:
         return [Violation(1, 1, problem, None, "size")]
     assert isinstance(tree, ast.Module)
-    checker = _Checker(lines, 4, _BODY_GLOBALS, frozenset(params))
+    checker = _Checker(lines, 4, _BODY_GLOBALS | frozenset(helpers), frozenset(params))
     checker.error_templates = error_templates
     checker.type_names = frozenset(type_names)
     if len(tree.body) != 1:

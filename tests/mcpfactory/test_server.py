@@ -361,3 +361,108 @@ async def test_an_integer_given_for_a_float_stays_an_integer(compile_package: An
     assert _text(whole) == '{"amount_id": "a2", "value": 150}'
     assert fraction.structured_content == {"amount_id": "a2", "value": 2.5}
     assert refused.is_error
+
+
+HELPERS = """\
+name: shop
+description: Tools that share a helper.
+collections:
+  users:
+    record: User
+    key: user_id
+    fields: {user_id: str, role: "Literal['admin', 'viewer']", credit: int}
+    seed: [{user_id: u1, role: admin, credit: 5}, {user_id: u2, role: viewer, credit: 0}]
+helpers:
+  admin:
+    description: The user, if they are an admin.
+    params: {user_id: str}
+    returns: User
+    errors:
+      not_admin: "{user_id} is not an admin."
+    body: |
+      user = state.users.get(user_id)
+      if user is None or user["role"] != "admin":
+          raise ToolError("not_admin", user_id=user_id)
+      return user
+tools:
+  credit_of:
+    description: An admin's credit.
+    effect: read
+    params: {user_id: str}
+    returns: int
+    body: |
+      return admin(state, user_id)["credit"]
+    examples:
+      - args: {user_id: u1}
+        returns: 5
+      - args: {user_id: u2}
+        error: not_admin
+  grant:
+    description: Give an admin one more credit.
+    effect: write
+    params: {user_id: str}
+    returns: int
+    body: |
+      admin(state, user_id)
+      user = state.users.edit(user_id)
+      user["credit"] += 1
+      return user["credit"]
+    examples:
+      - args: {user_id: u1}
+        returns: 6
+"""
+
+
+async def test_helpers_are_shared_and_their_errors_belong_to_every_caller(compile_package: Any) -> None:
+    module = compile_package(HELPERS, "helpers_env")
+    async with Client(module.build(), mode="legacy") as client:
+        read = await client.call_tool("credit_of", {"user_id": "u2"})
+        write = await client.call_tool("grant", {"user_id": "u2"})
+        granted = await client.call_tool("grant", {"user_id": "u1"})
+    assert (read.is_error, _text(read), read.meta) == (
+        True,
+        "u2 is not an admin.",
+        {"io.mcpfactory/error": {"code": "not_admin"}},
+    )
+    assert (write.is_error, write.meta) == (True, {"io.mcpfactory/error": {"code": "not_admin"}})
+    assert granted.structured_content == {"result": 6}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "  admin:\n",
+            "  grant:\n",
+            "shop/spec.yaml:10:3: helpers.grant: helper name 'grant' is already taken (a tool, type or name in scope)\n"
+            "shop/spec.yaml:28:14: tools.credit_of.body: unknown name 'admin' (did you mean 'min'?)\n"
+            "shop/spec.yaml:33:16: tools.credit_of.examples.1.error: unknown error code 'not_admin'\n"
+            "shop/spec.yaml:40:7: tools.grant.body: unknown name 'admin' (did you mean 'min'?)",
+        ),
+        (
+            "      return user\n",
+            "      return user if rng.random() < 2 else user\n",
+            "shop/spec.yaml:16:11: helpers.admin.body: helpers cannot use rng (draw the value in the tool and pass it in)",
+        ),
+        (
+            "    params: {user_id: str}\n    returns: int\n    body: |\n      admin(",
+            "    params: {user_id: str}\n    returns: int\n    errors: {not_admin: 'Nope.'}\n    body: |\n      admin(",
+            "shop/spec.yaml:39:25: tools.grant.errors.not_admin: error 'not_admin' has another message in helper "
+            "'admin' (give the two errors different codes, or the same message)",
+        ),
+    ],
+    ids=["name-taken", "uses-rng", "conflicting-message"],
+)
+def test_helper_mistakes_are_located(
+    old: str, new: str, expected: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcpfactory.errors import SpecError
+    from mcpfactory.spec import load_spec
+
+    assert old in HELPERS
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "spec.yaml").write_text(HELPERS.replace(old, new, 1))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SpecError) as caught:
+        load_spec("shop/spec.yaml")
+    assert str(caught.value) == expected

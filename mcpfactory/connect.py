@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import mcp_types as types
 from mcp.client.client import Client
@@ -56,15 +56,23 @@ def unwrap(structured: Any, output_schema: dict[str, Any] | None) -> Any:
     return structured
 
 
-async def control(client: Client, name: str, arguments: dict[str, Any] | None = None, secret: str | None = None) -> Any:
+async def control(
+    client: Client,
+    name: str,
+    arguments: Mapping[str, Any] | None = None,
+    secret: str | None = None,
+    session: str | None = None,
+) -> Any:
     """Call a control-plane tool and return its JSON answer; raise `ControlError` if it refuses.
 
+    `session` names the explicitly keyed session the call is for (docs/server.md).
     Sent as a raw request: the SDK's `call_tool` would re-list the tools to find
     an output schema for an unlisted tool, and warn, on every call.
     """
-    meta = types.RequestParamsMeta(**{"io.mcpfactory/control-secret": secret}) if secret else None  # type: ignore[typeddict-unknown-key]
+    fields = {"io.mcpfactory/control-secret": secret, "io.mcpfactory/session": session}
+    meta = cast(types.RequestParamsMeta, {k: v for k, v in fields.items() if v is not None}) or None
     request = types.CallToolRequest(
-        params=types.CallToolRequestParams(name=name, arguments=arguments or {}, _meta=meta)
+        params=types.CallToolRequestParams(name=name, arguments=dict(arguments or {}), _meta=meta)
     )
     result = await client.session.send_request(request, types.CallToolResult)
     text = "".join(getattr(block, "text", "") for block in result.content)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -29,10 +31,8 @@ def test_compile_check_imports_no_model_client() -> None:
     assert done.stdout.splitlines()[-1] == "heavy: none"
 
 
-def test_replay_prints_one_line_per_task(tmp_path: object) -> None:
-    from pathlib import Path
-
-    calls = Path(str(tmp_path)) / "calls.jsonl"
+def test_replay_prints_one_line_per_task(tmp_path: Path) -> None:
+    calls = tmp_path / "calls.jsonl"
     calls.write_text(
         '{"task": "t1", "calls": [{"tool": "list_projects", "arguments": {}}]}\n'
         '{"task": "t2", "calls": [{"tool": "no_such_tool", "arguments": {}}]}\n'
@@ -45,8 +45,6 @@ def test_replay_prints_one_line_per_task(tmp_path: object) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    import json
-
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [line["task"] for line in lines] == ["t1", "t2"]
     assert "ok" in lines[0]["results"][0]

@@ -6,7 +6,20 @@ import importlib
 
 import pytest
 
-PACKAGES = ["mcpfactory", "mcpfactory.spec", "mcpfactory.compiler", "mcpfactory.errors", "mcpfactory.runtime"]
+PACKAGES = [
+    "mcpfactory",
+    "mcpfactory.spec",
+    "mcpfactory.compiler",
+    "mcpfactory.errors",
+    "mcpfactory.runtime",
+    "mcpfactory.verify",
+    "mcpfactory.verify.checks",
+    "mcpfactory.verify.cli",
+    "mcpfactory.synth",
+    "mcpfactory.synth.model",
+    "mcpfactory.synth.graph",
+    "mcpfactory.openapi",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -8,7 +8,6 @@ import subprocess
 import textwrap
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import mcpfactory
 from mcpfactory.errors import CompileError
@@ -203,15 +202,11 @@ def _seed_function(spec: LoadedSpec) -> str:
         keys = {c: env.collections[c].key for c in files}
         out += f"    state = load_json_seed(Path(__file__).parent, {files!r}, {keys!r})\n"
         if inline:
-            out += f"    state.update({_literal(inline)})\n"
+            out += f"    state.update({inline!r})\n"
         out += "    return state\n\n\n"
     else:
-        out += f"    return {_literal(inline)}\n\n\n"
+        out += f"    return {inline!r}\n\n\n"
     return out
-
-
-def _literal(value: Any) -> str:
-    return repr(value)
 
 
 def _format(source: str, where: Path) -> str:

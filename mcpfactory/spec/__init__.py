@@ -1,6 +1,6 @@
 """Environment specs: the pydantic model, the type syntax and the loader."""
 
-from mcpfactory.spec._loader import LoadedSpec, ResolvedField, ResolvedParam, iter_specs, load_spec, spec_sha256
+from mcpfactory.spec._loader import LoadedSpec, ResolvedField, ResolvedParam, load_spec, spec_sha256
 from mcpfactory.spec._model import (
     CallSpec,
     CollectionSpec,
@@ -28,7 +28,6 @@ __all__ = [
     "ToolSpec",
     "TypeExpr",
     "TypeSpec",
-    "iter_specs",
     "load_spec",
     "spec_sha256",
 ]

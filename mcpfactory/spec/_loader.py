@@ -13,7 +13,7 @@ import json
 import keyword
 import re
 import textwrap
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -219,9 +219,6 @@ class _Checker:
         self._append(loc, line, col + exc.col + (1 if quoted else 0), exc.message, exc.hint)
 
 
-_MODEL_FIELDS: dict[str, list[str]] = {}
-
-
 def _pydantic_issues(checker: _Checker, error: pydantic.ValidationError, data: Any) -> None:
     for item in error.errors(include_url=False):
         loc = _data_loc(item["loc"], data)
@@ -319,6 +316,11 @@ def _typed_dict(name: str, fields: list[ResolvedField], named: dict[str, Any]) -
 # --------------------------------------------------------------------------- the loader
 
 
+def _yaml_error(path: Path, mark: Any, message: str, hint: str | None = None) -> SpecError:
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return SpecError([SpecIssue(_display_path(path), line, col, "", message, hint)])
+
+
 def load_spec(path: str | Path) -> LoadedSpec:
     """Load and check a spec file; raise `SpecError` listing every mistake."""
     path = Path(path)
@@ -331,33 +333,12 @@ def load_spec(path: str | Path) -> LoadedSpec:
     try:
         root = yaml.load(text)
     except DuplicateKeyError as exc:
-        mark = exc.problem_mark
         key = (exc.problem or "").split('"')[1] if '"' in (exc.problem or "") else "?"
-        raise SpecError(
-            [
-                SpecIssue(
-                    _display_path(path),
-                    mark.line + 1 if mark else 1,
-                    mark.column + 1 if mark else 1,
-                    "",
-                    f"duplicate key '{key}'",
-                    "each tool, collection, type and field name may appear once",
-                )
-            ]
-        ) from None
+        hint = "each tool, collection, type and field name may appear once"
+        raise _yaml_error(path, exc.problem_mark, f"duplicate key '{key}'", hint) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise SpecError(
-            [
-                SpecIssue(
-                    _display_path(path),
-                    mark.line + 1 if mark else 1,
-                    mark.column + 1 if mark else 1,
-                    "",
-                    f"invalid YAML: {exc.problem or exc.context}",
-                )
-            ]
-        ) from None
+        raise _yaml_error(path, mark, f"invalid YAML: {exc.problem or exc.context}") from None
     except YAMLError as exc:
         raise SpecError([SpecIssue(_display_path(path), 1, 1, "", f"invalid YAML: {exc}")]) from None
     source = _Source(path, text, root)
@@ -768,8 +749,3 @@ class _Analysis:
                 self.c.add((*loc, "name"), f"duplicate invariant '{inv.name}'")
             seen.add(inv.name)
             self._check_code((*loc, "check"), inv.check)
-
-
-def iter_specs(root: Path) -> Iterator[Path]:
-    """Yield every `spec.yaml` under `root/*/`, sorted."""
-    yield from sorted(root.glob("*/spec.yaml"))

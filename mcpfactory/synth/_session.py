@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import itertools
-import json
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -23,7 +21,7 @@ from typing import Any, cast
 import mcp_types as types
 from mcp.client.client import Client
 
-from mcpfactory.connect import unwrap
+from mcpfactory.connect import control, unwrap
 from mcpfactory.runtime import ERROR_META_KEY, FAULT_META_KEY, SESSION_META_KEY
 
 __all__ = ["CallResult", "EnvSession", "ToolInfo", "import_server", "open_session", "open_sessions"]
@@ -86,12 +84,12 @@ class EnvSession:
         self.tools = tools
         self.description = description
         self.instructions = instructions
-        self._key: str | None = None
-        self._fresh = itertools.count(1)
+        # An explicitly named session, so control calls and tool calls provably share one state.
+        self._key = f"synth-{id(self):x}"
 
     async def _raw(self, name: str, arguments: Mapping[str, Any]) -> types.CallToolResult:
         # A raw request: the SDK's call_tool would validate results against schemas it re-lists.
-        meta = cast(types.RequestParamsMeta, {SESSION_META_KEY: self._key}) if self._key else None
+        meta = cast(types.RequestParamsMeta, {SESSION_META_KEY: self._key})
         params = types.CallToolRequestParams(name=name, arguments=dict(arguments), _meta=meta)
         return await self.client.session.send_request(types.CallToolRequest(params=params), types.CallToolResult)
 
@@ -111,22 +109,14 @@ class EnvSession:
         return CallResult(True, value=value, text=text)
 
     async def _control(self, name: str, arguments: Mapping[str, Any] | None = None) -> Any:
-        result = await self._raw(name, arguments or {})
-        text = "".join(getattr(block, "text", "") for block in result.content)
-        if result.is_error:
-            raise RuntimeError(f"control call {name} failed: {text}")
-        return json.loads(text)
+        return await control(self.client, name, arguments, session=self._key)
 
     async def reset(self, initial_state: Mapping[str, Any] | None = None) -> None:
         """Start over from a task's initial state: `None` (the seed), `{"patch": ...}` or `{"state": ...}`.
 
-        Calls go to a session named afresh (docs/server.md: a request may name
-        its session): a new name starts from the seed without a control call,
-        whose answer (the state's hash) costs time in proportion to the seed.
+        A reset costs what the patch holds, whatever the seed's size (docs/server.md).
         """
-        self._key = f"synth-{id(self):x}-{next(self._fresh)}"
-        if initial_state:
-            await self._control("_control_reset", dict(initial_state))
+        await self._control("_control_reset", dict(initial_state or {}))
 
     async def changes(self) -> State:
         """The records that differ from the seed, deletions as `None`."""

@@ -51,6 +51,7 @@ from pydantic_core import PydanticCustomError
 
 __all__ = [
     "CONTROL_SECRET_META_KEY",
+    "CONTROL_TOOLS",
     "ERROR_META_KEY",
     "FAULT_META_KEY",
     "SESSION_META_KEY",
@@ -490,7 +491,7 @@ def _describe_validation_error(tool: str, error: pydantic.ValidationError) -> tu
 
 # --------------------------------------------------------------------------- environment
 
-_CONTROL_TOOLS = (
+CONTROL_TOOLS = (
     "_control_reset",
     "_control_snapshot",
     "_control_state_hash",
@@ -743,7 +744,7 @@ class Environment:
 
         async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
             meta = params.meta
-            if params.name in _CONTROL_TOOLS and control:
+            if params.name in CONTROL_TOOLS and control:
                 supplied = (meta or {}).get(CONTROL_SECRET_META_KEY)
                 if control_secret is not None and not (
                     isinstance(supplied, str) and hmac.compare_digest(supplied, control_secret)

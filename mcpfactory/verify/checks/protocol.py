@@ -12,7 +12,7 @@ import jsonschema
 import mcp_types as types
 import pydantic
 
-from mcpfactory.runtime import ERROR_META_KEY
+from mcpfactory.runtime import CONTROL_TOOLS, ERROR_META_KEY
 from mcpfactory.verify._stdio import ServerProcess, StdioProblem, server_command
 from mcpfactory.verify.checks._base import CheckContext, Evidence, Failed, Passed
 
@@ -20,7 +20,6 @@ __all__ = ["server_speaks_mcp_over_stdio"]
 
 OPENAI_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 PROTOCOL_VERSION = "2025-11-25"
-_CONTROL_TOOLS = ("_control_reset", "_control_snapshot", "_control_state_hash", "_control_invariants")
 _EXIT_BOUND = 5.0
 
 
@@ -169,7 +168,7 @@ async def _call_each_tool(ctx: CheckContext, server: ServerProcess, bound: float
 
 async def _check_control_hidden(server: ServerProcess, bound: float, evidence: Evidence) -> None:
     """A plain client calling a control tool must hear 'unknown tool' (the MCP error, or the runtime's result)."""
-    for name in _CONTROL_TOOLS:
+    for name in CONTROL_TOOLS:
         reply = await server.exchange("tools/call", {"name": name, "arguments": {}}, bound)
         if "error" in reply:
             if reply["error"].get("code") == types.INVALID_PARAMS:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -67,8 +66,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--fault-latency", type=float, default=0.0, help="rate of injected latency")
     p.add_argument("--fault-latency-s", type=float, default=0.5)
     p.add_argument("--fault-drop", type=float, default=0.0, help="rate of injected dropped connections")
-    p.add_argument("--user-model", help="simulate the user with this model (tau-bench style); off by default")
-    p.add_argument("--user-api-base")
+    p.add_argument(
+        "--user",
+        choices=["scripted", "none"],
+        default="scripted",
+        help="who answers the agent: the task's scripted user (default), or nobody (one answer ends the episode)",
+    )
+    p.add_argument("--user-model", help="simulate the user with this model instead (tau-bench style)")
+    p.add_argument("--user-api-base", help="OpenAI-compatible base URL for --user-model")
+    p.add_argument("--user-api-key", help="API key for --user-model (default: the provider's variable)")
     p.add_argument("--check-invariants", action="store_true", help="record invariant violations of the final state")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar")
     p.set_defaults(func=_cmd_rollout)
@@ -90,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _tasks(args: argparse.Namespace) -> list[Any]:
-    from harness.tasks import catalog_envs, env_tasks, load_tasks
+    from mcpfactory.runtime import catalog_tasks, load_tasks, runnable_envs
 
     ids = args.task_ids.split(",") if args.task_ids else None
     root = Path(args.catalog).resolve() if args.catalog else None
@@ -100,12 +106,12 @@ def _tasks(args: argparse.Namespace) -> list[Any]:
     else:
         if not args.env:
             raise SystemExit("mcpfactory rollout: give --env ENV|all or --tasks FILE")
-        envs = catalog_envs(root) if args.env == "all" else args.env.split(",")
-        tasks = [t for env in envs for t in env_tasks(env, root) if ids is None or t.id in ids]
+        envs = runnable_envs(root) if args.env == "all" else args.env.split(",")
+        tasks = [t for env in envs for t in catalog_tasks(env, root) if ids is None or t.id in ids]
     if not args.allow_unverified:
-        from harness.tasks import verification_problem
+        from mcpfactory.runtime import usability_problem
 
-        problems = sorted({p for env in {t.env for t in tasks} if (p := verification_problem(env, root))})
+        problems = sorted({p for env in {t.env for t in tasks} if (p := usability_problem(env, root))})
         if problems:
             raise SystemExit(
                 "mcpfactory rollout: only verified environments run (or pass --allow-unverified):\n  "
@@ -124,8 +130,6 @@ def _policy(args: argparse.Namespace) -> Any:
         for name in ("api_base", "api_key", "temperature", "max_tokens"):
             if getattr(args, name) is not None:
                 options[name] = getattr(args, name)
-        if args.api_base and not args.api_key:
-            options["api_key"] = os.environ.get("OPENAI_API_KEY", "none")
         options["logprobs"] = args.logprobs
         options["return_token_ids"] = args.return_token_ids
         return PolicySpec("litellm", options)
@@ -142,10 +146,11 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     from harness.episode import EpisodeConfig
     from harness.errors import HarnessError
     from harness.faults import FaultConfig
+    from harness.llm import LLMConfig
     from harness.report import build_report, render_text
     from harness.reward import RewardConfig
     from harness.runner import RunConfig, Runner
-    from harness.user import LiteLLMUser
+    from harness.user import LiteLLMUser, ScriptedUser, UserSimulator
 
     tasks = _tasks(args)
     if not tasks:
@@ -188,7 +193,18 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     envs = sorted({t.env for t in tasks})
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{'+'.join(envs)}-{spec.name}-{stamp}"
-    user = LiteLLMUser(args.user_model, api_base=args.user_api_base) if args.user_model else None
+    user: UserSimulator | None = None
+    if args.user_model:
+        user = LiteLLMUser(
+            LLMConfig(
+                model=args.user_model,
+                api_base=args.user_api_base,
+                api_key=args.user_api_key,
+                timeout=args.model_timeout,
+            )
+        )
+    elif args.user == "scripted":
+        user = ScriptedUser()
     out.mkdir(parents=True, exist_ok=True)
     try:
         with contextlib.ExitStack() as stack:
@@ -267,14 +283,14 @@ def run_demo_rollouts(
     from harness.policies import OraclePolicy, RandomPolicy
     from harness.report import build_report_from_records, render_text
     from harness.runner import RunConfig, Runner
-    from harness.tasks import catalog_envs, env_tasks, verification_problem
+    from mcpfactory.runtime import catalog_tasks, runnable_envs, usability_problem
 
-    envs = catalog_envs(catalog)
+    envs = runnable_envs(catalog)
     if verified_only:
-        for problem in filter(None, (verification_problem(env, catalog) for env in envs)):
+        for problem in filter(None, (usability_problem(env, catalog) for env in envs)):
             say(f"skipped {problem}")
-        envs = [env for env in envs if verification_problem(env, catalog) is None]
-    tasks = [task for env in envs for task in env_tasks(env, catalog)]
+        envs = [env for env in envs if usability_problem(env, catalog) is None]
+    tasks = [task for env in envs for task in catalog_tasks(env, catalog)]
     if not tasks:
         say("no environment has both a compiled server and tasks")
         return 0

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from harness.connection import Endpoint, open_endpoint
-from harness.tasks import Task, load_tasks
+from mcpfactory.runtime import Task, load_tasks, parse_task
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CATALOG_PACKAGE = "harness_catalog"
@@ -74,7 +74,7 @@ def ledger(catalog: Path) -> Callable[[], AbstractAsyncContextManager[Endpoint]]
 
 def make_task(task_id: str, instruction: str, solution: list[tuple[str, dict[str, Any]]], **judge: Any) -> Task:
     """A ledger task built in a test."""
-    return Task.from_json(
+    return parse_task(
         {
             "id": task_id,
             "env": "ledger",

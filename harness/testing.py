@@ -1,6 +1,8 @@
-"""A fake OpenAI-compatible chat server on loopback, scripted per test: a real HTTP server litellm talks to.
+"""Testing tools: a fake OpenAI-compatible chat server on loopback that litellm talks to for real.
 
-It is a fake, for tests and offline development (synthesis can use it too):
+`FakeLLM` is what `httpx.MockTransport` is to httpx: a stand-in for a model
+server that speaks the real protocol (HTTP, OpenAI's chat-completions JSON),
+for tests and offline development of policies, users and synthesis:
 each request to `/v1/chat/completions` is answered by the next `Reply` of a
 script, or by a function of the request. Replies can be text, tool calls
 (several at once, or malformed: bad JSON arguments, unknown tools, wrong

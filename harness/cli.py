@@ -29,7 +29,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--tasks", help="a tasks JSONL file (default: servers/<env>/tasks.jsonl)")
     p.add_argument("--catalog", help="the catalog folder holding <env>/server.py (default: ./servers)")
     p.add_argument("--task-ids", help="only these task ids (comma-separated)")
-    p.add_argument("--policy", choices=["oracle", "random", "litellm", "replay"], default="oracle")
+    p.add_argument(
+        "--policy",
+        default="oracle",
+        metavar="POLICY",
+        help="who plays the agent: oracle (default), random, litellm, replay, or trivial-silent, trivial-refusal, "
+        "trivial-bare-done, trivial-tool-spam (agents that do not do the task, to check no task rewards them)",
+    )
     p.add_argument("--model", help="litellm model name, e.g. openai/gpt-4o or openai/<served-name> with --api-base")
     p.add_argument("--api-base", help="OpenAI-compatible base URL (vLLM, SGLang, a fake)")
     p.add_argument("--api-key", help="API key (default: the provider's environment variable)")
@@ -137,6 +143,11 @@ def _policy(args: argparse.Namespace) -> Any:
         if not args.replay:
             raise SystemExit("mcpfactory rollout: --policy replay needs --replay RECORDS")
         return PolicySpec("replay", {"records": args.replay})
+    from harness.policies.trivial import TRIVIAL_KINDS
+
+    known = {"oracle", "random", *(f"trivial-{kind}" for kind in TRIVIAL_KINDS)}
+    if args.policy not in known:
+        raise SystemExit(f"mcpfactory rollout: unknown policy {args.policy!r} ({', '.join(sorted(known))})")
     return PolicySpec(args.policy)
 
 
@@ -274,13 +285,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def run_demo_rollouts(
     say: Callable[[str], None], *, samples: int = 2, catalog: Path | None = None, verified_only: bool = True
 ) -> int:
-    """Run the oracle and the random policy over the catalog in memory and print both reports.
+    """Run the oracle, the trivial agents and the random policy over the catalog in memory; print the results.
 
     Meant for `mcpfactory demo`; returns 1 if the oracle misses any task (an environment or task bug).
     """
     import anyio
 
-    from harness.policies import OraclePolicy, RandomPolicy
+    from harness.policies import TRIVIAL_KINDS, OraclePolicy, Policy, RandomPolicy, TrivialPolicy
     from harness.report import build_report_from_records, render_text
     from harness.runner import RunConfig, Runner
     from mcpfactory.runtime import catalog_tasks, runnable_envs, usability_problem
@@ -295,10 +306,22 @@ def run_demo_rollouts(
         say("no environment has both a compiled server and tasks")
         return 0
     status = 0
-    for policy in (OraclePolicy(), RandomPolicy()):
-        summary = anyio.run(Runner(policy, RunConfig(samples=samples), catalog=catalog).run, tasks)
-        say(f"== {policy.name} policy ==")
-        say(render_text(build_report_from_records(summary.records)))
-        if policy.name == "oracle" and summary.success_rate != 1.0:
-            status = 1
+    summary = anyio.run(Runner(OraclePolicy(), RunConfig(samples=samples), catalog=catalog).run, tasks)
+    say("== oracle policy (the reference: it must score 1.0) ==")
+    say(render_text(build_report_from_records(summary.records)))
+    if summary.success_rate != 1.0:
+        status = 1
+    say("\n== agents that do not do the task (no task may reward them) ==")
+    say(f"{'agent':<22} {'success':>8} {'refusals':>9} {'others':>8} {'reward':>7}")
+    floor: list[Policy] = [*(TrivialPolicy(kind) for kind in TRIVIAL_KINDS), RandomPolicy()]
+    for policy in floor:
+        overall = build_report_from_records(anyio.run(Runner(policy, catalog=catalog).run, tasks).records)["overall"]
+        say(
+            f"{policy.name:<22} {_pct(overall['success_all']):>8} {_pct(overall['success_refusal']):>9} "
+            f"{_pct(overall['success_other']):>8} {overall['mean_reward'] or 0.0:>7.3f}"
+        )
     return status
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"

@@ -37,6 +37,11 @@ from typing import Any, Self
 __all__ = ["FakeCall", "FakeLLM", "Reply", "render_prompt", "tokenize"]
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog (5) resets connections when a run opens dozens at once.
+    request_queue_size = 512
+
+
 def tokenize(text: str) -> list[int]:
     """The fake's tokenizer: one token per UTF-8 byte."""
     return list(text.encode("utf-8"))
@@ -195,7 +200,7 @@ class FakeLLM:
                 self.end_headers()
                 self.wfile.write(data)
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = _Server(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         server.block_on_close = False
         self._server = server

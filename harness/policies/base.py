@@ -92,4 +92,8 @@ class PolicySpec:
             from harness.policies.llm import LiteLLMPolicy
 
             return LiteLLMPolicy(**options)
-        raise ValueError(f"unknown policy {self.name!r} (oracle, random, replay or litellm)")
+        if self.name.startswith("trivial-"):
+            from harness.policies.trivial import TrivialPolicy
+
+            return TrivialPolicy(self.name.removeprefix("trivial-"))
+        raise ValueError(f"unknown policy {self.name!r} (oracle, random, replay, litellm or trivial-<kind>)")

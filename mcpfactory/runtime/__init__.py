@@ -55,7 +55,7 @@ from ._errors import (
     UnknownEnvironment,
 )
 from ._facts import Fact, Statements, parse_fact
-from ._judge import Run, RunCall, StateView, Verdict, check_assertion, judge, with_defaults
+from ._judge import TRIVIAL_ANSWERS, Run, RunCall, StateView, Verdict, check_assertion, judge, with_defaults
 from ._protocol import (
     API_VERSION,
     CONTROL_CLOSE,
@@ -104,6 +104,7 @@ __all__ = [
     "FAULT_META_KEY",
     "MANIFEST_NAME",
     "SESSION_META_KEY",
+    "TRIVIAL_ANSWERS",
     "Assertion",
     "Call",
     "Collection",

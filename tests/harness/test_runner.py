@@ -91,7 +91,7 @@ async def test_concurrent_episodes_on_one_http_server_process_never_see_each_oth
     assert {r["transport"] for r in summary.records} == {"http"}
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 async def test_a_thousand_concurrent_episodes_on_one_http_server_process_never_see_each_others_state(
     catalog: Path,
 ) -> None:

@@ -24,14 +24,24 @@ from dataclasses import dataclass
 
 import hypothesis.strategies as st
 
-from mcpfactory.runtime import MCPFactoryError, Run, RunCall, StateView, Task, Verdict, judge, load_tasks
+from mcpfactory.runtime import (
+    TRIVIAL_ANSWERS,
+    MCPFactoryError,
+    Run,
+    RunCall,
+    StateView,
+    Task,
+    Verdict,
+    judge,
+    load_tasks,
+)
 from mcpfactory.runtime._judge import MISSING
 from mcpfactory.verify._probe import Connection, Outcome, ProbeError
 from mcpfactory.verify._strategies import Call, CallSpace, draw_many
 from mcpfactory.verify.checks._base import CheckContext, Evidence, Failed, Passed, Skipped
 from mcpfactory.verify.checks.fuzz import known_calls
 
-__all__ = ["TRIVIAL_ANSWERS", "tasks_are_solvable_and_discriminating"]
+__all__ = ["tasks_are_solvable_and_discriminating"]
 
 LAX_SHARE = 0.5  # a judge must reject at least this share of the perturbations that change the outcome
 _MAX_PERTURBATIONS = 8
@@ -39,13 +49,6 @@ _REFUSAL_PROBES = 16
 _SPAM_CALLS = 6
 _RANDOM_CALLS = 6
 _SEED_OFFSET = 3_000
-
-TRIVIAL_ANSWERS = {
-    "silent": None,
-    "refusal": "I'm sorry, I can't help with that under our policy.",
-    "bare-done": "Done, all taken care of.",
-}
-"""What the answer-only trivial agents say (None: nothing at all)."""
 
 
 @dataclass(frozen=True, slots=True)

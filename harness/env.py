@@ -32,6 +32,7 @@ its doing (faults are counted and reported, never scored):
 | `model_error` | the model (or the simulated user) produced no turn: timeouts or errors after retries | no (fault) |
 | `env_fault` | a tool hit a bug of the environment, or did not answer within its deadline | no (fault) |
 | `infra_error` | the connection to the environment broke; the runner retries | no (fault) |
+| `task_error` | the task cannot run as written (its solution calls an unknown tool, its initial state is refused) | no (fault) |
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ import anyio
 
 from harness.connection import Connection, Endpoint, ToolResult, ToolSpec
 from harness.conversation import AssistantTurn, ToolCall, assistant_message, tool_message
-from harness.errors import ConnectionLost, ControlError, InfraError, MalformedOutput, ModelError
+from harness.errors import ConnectionLost, ControlError, InfraError, MalformedOutput, ModelError, TaskError
 from harness.faults import FaultConfig, FaultInjector
 from harness.reward import Reference, ReferenceCache, Reward, RewardConfig, reward_of
 from harness.schema import ArgumentChecker
@@ -77,10 +78,17 @@ class Termination(enum.StrEnum):
     MODEL_ERROR = "model_error"
     ENV_FAULT = "env_fault"
     INFRA_ERROR = "infra_error"
+    TASK_ERROR = "task_error"
 
 
 FAULT_TERMINATIONS = frozenset(
-    {Termination.TIMEOUT, Termination.MODEL_ERROR, Termination.ENV_FAULT, Termination.INFRA_ERROR}
+    {
+        Termination.TIMEOUT,
+        Termination.MODEL_ERROR,
+        Termination.ENV_FAULT,
+        Termination.INFRA_ERROR,
+        Termination.TASK_ERROR,
+    }
 )
 
 
@@ -232,7 +240,7 @@ class TaskEnv:
         """Start the episode: a fresh session at the task's initial state; return the first observation.
 
         Raises `InfraError` (or `ConnectionLost`) when the environment cannot be
-        reached, `ControlError` when it refuses the task's initial state.
+        reached, `TaskError` when the task cannot run as written.
         """
         self._started = time.perf_counter()
         if self.config.episode_timeout is not None:
@@ -243,7 +251,10 @@ class TaskEnv:
             # The reference replays (once per task) on this session before the reset below.
             self._reference = await self.references.get(self.task, self._connection, timeout=timeout)
             # The server's own generator seed stays the environment's: the reference ran with it too.
-            await self._connection.reset(self.task.initial_state, timeout=timeout)
+            try:
+                await self._connection.reset(self.task.initial_state, timeout=timeout)
+            except ControlError as exc:
+                raise TaskError(self.task.id, f"the environment refuses its initial state: {exc}") from exc
             self.tools = tuple(await self._connection.tools())
         except TimeoutError:
             if self._connection is not None:

@@ -25,7 +25,7 @@ import anyio
 
 from harness.connection import Endpoint
 from harness.env import FAULT_TERMINATIONS, EpisodeConfig, TaskEnv, Termination
-from harness.errors import ContextLengthExceeded, ControlError, InfraError, MalformedOutput, ModelError
+from harness.errors import ContextLengthExceeded, InfraError, MalformedOutput, ModelError, TaskError
 from harness.policies.base import Policy, PolicyView
 from harness.records import episode_id
 from harness.reward import ReferenceCache
@@ -83,8 +83,8 @@ async def run_episode(
     async with env:
         try:
             observation = await env.reset()
-        except ControlError as exc:
-            env.end(Termination.INFRA_ERROR, f"the environment refused the task's initial state: {exc}")
+        except TaskError as exc:
+            env.end(Termination.TASK_ERROR, str(exc))
         except (InfraError, TimeoutError) as exc:
             env.end(Termination.INFRA_ERROR, str(exc))
         else:

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio
+from mcp.shared.exceptions import MCPError
 
 from harness.connection import Connection
+from harness.errors import ControlError, TaskError
 from mcpfactory.runtime import StateView, Task, Verdict
 
 __all__ = ["Reference", "ReferenceCache", "Reward", "RewardConfig", "reward_of"]
@@ -137,11 +139,17 @@ class ReferenceCache:
 
 async def _replay(task: Task, connection: Connection, timeout: float | None) -> Reference:
     seed = await connection.endpoint.seed_state(connection)
-    await connection.reset(task.initial_state, timeout=timeout)
+    try:
+        await connection.reset(task.initial_state, timeout=timeout)
+    except ControlError as exc:
+        raise TaskError(task.id, f"the environment refuses its initial state: {exc}") from exc
     initial = StateView(seed, await connection.snapshot("changes", timeout=timeout))
     fault = None
-    for call in task.solution:
-        result = await connection.call_tool(call.tool, call.arguments, timeout=timeout)
+    for index, call in enumerate(task.solution):
+        try:
+            result = await connection.call_tool(call.tool, call.arguments, timeout=timeout)
+        except MCPError as exc:
+            raise TaskError(task.id, f"solution[{index}] calls {call.tool}: {exc.error.message}") from exc
         if result.fault is not None:
             fault = f"reference call {call.tool} hit an environment fault: {result.text}"
             break

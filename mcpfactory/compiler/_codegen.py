@@ -78,8 +78,6 @@ def _param(param: ResolvedParam) -> str:
         options.append(f"alias={param.alias!r}")
     if param.description:
         options.append(f"description={param.description.strip()!r}")
-    if param.type.kind == "ref":
-        options.append(f"json_schema_extra={{'x-ref': {param.type.name!r}}}")
     if options:
         annotation = f"Annotated[{annotation}, Field({', '.join(options)})]"
     text = f"{param.name}: {annotation}"
@@ -212,7 +210,9 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
     for name, tool in env.tools.items():
         tool_errors = spec.tool_errors.get(name, tool.errors)
         errors = f", errors={dict(tool_errors)!r}" if tool_errors else ""
-        out += f"@env.tool(effect={tool.effect!r}{errors})\n"
+        refs = {p.wire_name: p.type.name for p in spec.params[name] if p.type.kind == "ref"}
+        refs_text = f", refs={refs!r}" if refs else ""
+        out += f"@env.tool(effect={tool.effect!r}{errors}{refs_text})\n"
         params = ["state: State"]
         if _uses_name(tool.body, "rng"):
             params.append("rng: random.Random")

@@ -75,6 +75,8 @@ from ._protocol import (
     CONTROL_VIEW,
     ERROR_META_KEY,
     FAULT_META_KEY,
+    NEW_SESSION,
+    REFS_META_KEY,
     SESSION_META_KEY,
     check_api_version,
 )
@@ -108,6 +110,8 @@ __all__ = [
     "ERROR_META_KEY",
     "FAULT_META_KEY",
     "MANIFEST_NAME",
+    "NEW_SESSION",
+    "REFS_META_KEY",
     "SESSION_META_KEY",
     "TRIVIAL_ANSWERS",
     "Assertion",

@@ -97,11 +97,17 @@ class Environment:
         self.watchdog = Watchdog(limits)
 
     # declaration -----------------------------------------------------------
-    def tool(self, *, effect: Effect, errors: Mapping[str, str] | None = None) -> Callable[[_F], _F]:
-        """Register a tool body; its signature and docstring define the MCP tool."""
+    def tool(
+        self, *, effect: Effect, errors: Mapping[str, str] | None = None, refs: Mapping[str, str] | None = None
+    ) -> Callable[[_F], _F]:
+        """Register a tool body; its signature and docstring define the MCP tool.
+
+        `refs` maps each parameter that names a record to its collection (listed
+        in the tool's `_meta`, for harnesses and the verifier).
+        """
 
         def register(func: _F) -> _F:
-            self.tools[func.__name__] = tool_def(func, effect, errors or {})
+            self.tools[func.__name__] = tool_def(func, effect, errors or {}, refs)
             return func
 
         return register

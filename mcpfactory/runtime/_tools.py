@@ -20,6 +20,8 @@ import pydantic
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import CoreSchema
 
+from ._protocol import REFS_META_KEY
+
 __all__ = ["INJECTED", "Effect", "ToolDef", "tool_def"]
 
 Effect = Literal["read", "write"]
@@ -65,8 +67,10 @@ class ToolDef:
     mcp_tool: types.Tool = field(repr=False)
 
 
-def tool_def(func: Callable[..., Any], effect: Effect, errors: Mapping[str, str]) -> ToolDef:
-    """Build the definition of the tool whose body is `func`."""
+def tool_def(
+    func: Callable[..., Any], effect: Effect, errors: Mapping[str, str], refs: Mapping[str, str] | None = None
+) -> ToolDef:
+    """Build the definition of the tool whose body is `func`; `refs` maps parameters to the collections they name."""
     name = func.__name__
     hints = typing.get_type_hints(func, include_extras=True)
     fields: dict[str, Any] = {}
@@ -99,5 +103,6 @@ def tool_def(func: Callable[..., Any], effect: Effect, errors: Mapping[str, str]
             idempotent_hint=True if effect == "read" else None,
             open_world_hint=False,
         ),
+        _meta={REFS_META_KEY: dict(refs)} if refs else None,
     )
     return ToolDef(name, description, effect, errors, func, tuple(injected), arguments, output_schema, wraps, tool)

@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import FrameType, ModuleType
 from typing import Any, Literal
 
@@ -182,24 +182,22 @@ class Connection:
     tools: dict[str, types.Tool]
     watchdog: Watchdog | None
     call_bound: float
-    _counter: Iterator[int] = field(default_factory=lambda: iter(range(1, 1 << 62)))
 
-    def session(self, key: str | None = None) -> Session:
-        """Return the session named `key` (fresh when first used), or the connection's own with `None`."""
-        return Session(self, key)
+    def session(self) -> Session:
+        """Return the connection's own session (a handshake-era connection is one session)."""
+        return Session(self, keyed=False)
 
     def fresh(self, prefix: str) -> Session:
-        """Return a new, never used named session (it starts from the seed)."""
-        return Session(self, f"verify-{prefix}-{next(self._counter)}")
+        """Return a new session the server opens on its first request (it starts from the seed)."""
+        return Session(self, keyed=True)
 
 
 class Session:
     """One session of the environment: tool calls and the control plane, through the runtime's one client."""
 
-    def __init__(self, connection: Connection, key: str | None) -> None:
+    def __init__(self, connection: Connection, *, keyed: bool) -> None:
         self.connection = connection
-        self.key = key
-        self.client = EnvClient(connection.client, "environment", session_key=key)
+        self.client = EnvClient(connection.client, "environment", keyed=keyed)
 
     async def call(self, tool: str, arguments: Mapping[str, Any]) -> Outcome:
         """Call a tool and classify the result; never raises for what the server answers."""

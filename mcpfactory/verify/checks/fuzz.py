@@ -128,7 +128,7 @@ class _FuzzRun:
                 self.succeeded.add(call.tool)
             if outcome.kind == "timeout":
                 self.timeouts += 1
-                self.evidence.add("slow call", f"{outcome.call_text()} ran past {self.ctx.options.call_bound:.2f} s")
+                self.evidence.add("hung call", f"{outcome.call_text()} did not return within {outcome.seconds:.0f} s")
                 return
             self._check_outcome(outcome, valid)
             new_changes = await session.changes()
@@ -147,8 +147,10 @@ class _FuzzRun:
 
     def _check_outcome(self, outcome: Outcome, valid: bool) -> None:
         bound = self.ctx.options.call_bound
-        if outcome.seconds > bound:
-            self.evidence.add("slow call", f"{outcome.call_text()} took {outcome.seconds:.2f} s (bound {bound:.2f} s)")
+        if outcome.cpu_seconds > bound:
+            self.evidence.add(
+                "slow call", f"{outcome.call_text()} used {outcome.cpu_seconds:.2f} s of CPU (bound {bound:.2f} s)"
+            )
         if outcome.kind == "fault":
             self.evidence.add(f"fault in {outcome.tool}", outcome.describe())
         elif outcome.kind in ("malformed", "unknown_tool"):

@@ -60,7 +60,17 @@ from ._errors import (
 )
 from ._facts import Fact, Statements, parse_fact
 from ._guards import UnsafePattern, power
-from ._judge import TRIVIAL_ANSWERS, Run, RunCall, StateView, Verdict, check_assertion, judge, with_defaults
+from ._judge import (
+    TRIVIAL_ANSWERS,
+    Run,
+    RunCall,
+    StateView,
+    TurnOutcome,
+    Verdict,
+    check_assertion,
+    judge,
+    with_defaults,
+)
 from ._protocol import (
     API_VERSION,
     CONTROL_CLOSE,
@@ -144,6 +154,7 @@ __all__ = [
     "ToolDef",
     "ToolError",
     "ToolResult",
+    "TurnOutcome",
     "UnknownEnvironment",
     "UnsafePattern",
     "UserScenario",

@@ -30,7 +30,7 @@ that runs with only the MCP SDK installed, so its modules import each other
 relatively.
 """
 
-from ._calls import ToolError, error_result, text_of
+from ._calls import ToolError, error_result, python_json, python_text, text_of
 from ._catalog import (
     MANIFEST_NAME,
     catalog_root,
@@ -68,6 +68,7 @@ from ._protocol import (
     CONTROL_VIEW,
     ERROR_META_KEY,
     FAULT_META_KEY,
+    RETURNED_ERROR,
     SESSION_META_KEY,
     check_api_version,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "ERROR_META_KEY",
     "FAULT_META_KEY",
     "MANIFEST_NAME",
+    "RETURNED_ERROR",
     "SESSION_META_KEY",
     "Assertion",
     "Call",
@@ -145,6 +147,8 @@ __all__ = [
     "load_tasks",
     "parse_fact",
     "parse_task",
+    "python_json",
+    "python_text",
     "read_spec_sha256",
     "same_value",
     "server_module",

@@ -20,9 +20,11 @@ import pydantic
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import CoreSchema
 
-__all__ = ["INJECTED", "Effect", "ToolDef", "tool_def"]
+__all__ = ["INJECTED", "Effect", "Render", "ToolDef", "tool_def"]
 
 Effect = Literal["read", "write"]
+Render = Literal["json", "python"]
+"""How a result becomes its text block; see `mcpfactory.runtime._calls.result_text`."""
 
 INJECTED = ("state", "rng")
 """Parameters the runtime passes to a body itself; they are not part of the tool's arguments."""
@@ -63,10 +65,25 @@ class ToolDef:
     output_schema: dict[str, Any]
     wraps_result: bool
     mcp_tool: types.Tool = field(repr=False)
+    render: Render = "json"
+    error_when: Callable[[Any], bool] | None = field(default=None, repr=False)
 
 
-def tool_def(func: Callable[..., Any], effect: Effect, errors: Mapping[str, str]) -> ToolDef:
-    """Build the definition of the tool whose body is `func`."""
+def tool_def(
+    func: Callable[..., Any],
+    effect: Effect,
+    errors: Mapping[str, str],
+    *,
+    render: Render = "json",
+    error_when: Callable[[Any], bool] | None = None,
+) -> ToolDef:
+    """Build the definition of the tool whose body is `func`.
+
+    `render` says how its results become text; `error_when`, if given, marks
+    the returned values that are errors (see `mcpfactory.runtime._calls`).
+    """
+    if render not in ("json", "python"):
+        raise ValueError(f"render must be 'json' or 'python', not {render!r}")
     name = func.__name__
     hints = typing.get_type_hints(func, include_extras=True)
     fields: dict[str, Any] = {}
@@ -100,4 +117,17 @@ def tool_def(func: Callable[..., Any], effect: Effect, errors: Mapping[str, str]
             open_world_hint=False,
         ),
     )
-    return ToolDef(name, description, effect, errors, func, tuple(injected), arguments, output_schema, wraps, tool)
+    return ToolDef(
+        name,
+        description,
+        effect,
+        errors,
+        func,
+        tuple(injected),
+        arguments,
+        output_schema,
+        wraps,
+        tool,
+        render,
+        error_when,
+    )

@@ -116,7 +116,9 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
     out += "from typing import {typing_names}\n\n"
     out += "from mcp.server.lowlevel.server import Server\n"
     out += "from pydantic import {pydantic_names}\n"
-    out += "from typing_extensions import TypedDict\n\n"
+    if spec.types:
+        out += "from typing_extensions import TypedDict\n"
+    out += "\n"
     out += f"from {runtime_import} import {{runtime_names}}\n\n"
     major, minor = _api_version(spec)
     out += f"check_api_version({major}, {minor}, __name__)\n\n"
@@ -219,14 +221,20 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
     # Any is always used (by seed()); the others only where an annotation subscripts them.
     used = ["Any", *(name for name in ("Annotated", "Literal", "NotRequired") if re.search(rf"\b{name}\[", out))]
     used.sort()
-    runtime_names = ["Collection", "Environment", "StateBase", "ToolError", "check_api_version"]
+    runtime_names = ["Environment", "StateBase", "ToolError", "check_api_version"]
+    if env.collections:  # a stateless environment (no collections) declares no Collection attributes
+        runtime_names.append("Collection")
     if spec.seed_files:
         runtime_names.append("load_json_seed")
     if re.search(r"\bNumber\b", out):  # the spec's float
         runtime_names.append("Number")
     out = out.replace("{runtime_names}", ", ".join(sorted(runtime_names)), 1)
-    pydantic_names = ["ConfigDict", *(["Field"] if "Field(" in out else []), "with_config"]
-    out = out.replace("{pydantic_names}", ", ".join(pydantic_names), 1)
+    pydantic_names = [*(["ConfigDict"] if spec.types else []), *(["Field"] if "Field(" in out else [])]
+    pydantic_names += ["with_config"] if spec.types else []
+    if pydantic_names:
+        out = out.replace("{pydantic_names}", ", ".join(pydantic_names), 1)
+    else:
+        out = out.replace("from pydantic import {pydantic_names}\n", "", 1)
     return out.replace("{typing_names}", ", ".join(used), 1)
 
 

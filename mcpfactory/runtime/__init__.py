@@ -34,7 +34,7 @@ relatively.
 
 from . import guarded_re
 from ._bounds import CallBoundExceeded, CallLimits
-from ._calls import ToolError, error_result, text_of
+from ._calls import ToolError, error_result, python_json, python_text, text_of
 from ._catalog import (
     MANIFEST_NAME,
     catalog_root,
@@ -87,6 +87,7 @@ from ._protocol import (
     FAULT_META_KEY,
     NEW_SESSION,
     REFS_META_KEY,
+    RETURNED_ERROR,
     SESSION_META_KEY,
     check_api_version,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "MANIFEST_NAME",
     "NEW_SESSION",
     "REFS_META_KEY",
+    "RETURNED_ERROR",
     "SESSION_META_KEY",
     "TRIVIAL_ANSWERS",
     "Assertion",
@@ -174,6 +176,8 @@ __all__ = [
     "parse_fact",
     "parse_task",
     "power",
+    "python_json",
+    "python_text",
     "read_spec_sha256",
     "runnable_envs",
     "same_value",

@@ -22,12 +22,15 @@ __all__ = [
     "FAULT_META_KEY",
     "NEW_SESSION",
     "REFS_META_KEY",
+    "RETURNED_ERROR",
     "SESSION_META_KEY",
     "check_api_version",
 ]
 
-API_VERSION = (1, 0)
+API_VERSION = (1, 1)
 """The runtime API generated servers are written against: (major, minor).
+
+1.1 added `render` and `error_when` to `Environment.tool`.
 
 A generated server records the version it was compiled for and checks it at
 import (`check_api_version`): the majors must be equal and the runtime's minor
@@ -45,6 +48,9 @@ CONTROL_SECRET_META_KEY = "io.mcpfactory/control-secret"
 
 ERROR_META_KEY = "io.mcpfactory/error"
 """Result `_meta` key of a refused call: `{"code": ...}` (a domain error, invalid arguments)."""
+
+RETURNED_ERROR = "returned_error"
+"""Error code of a result whose returned value the tool's `error_when` marks as an error (its writes are kept)."""
 
 FAULT_META_KEY = "io.mcpfactory/fault"
 """Result `_meta` key of an environment fault: `{"kind": "env_fault", "id": ..., "tool": ...}`."""

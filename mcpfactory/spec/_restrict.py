@@ -331,7 +331,9 @@ class _Checker(ast.NodeVisitor):
             visible = {n for s in self.scopes for n in s.bound} | self.names
             hint = _suggest(name, (n for n in visible if not n.startswith("_")))
             if name in BODY_NAMES and self.expression:
-                hint = "invariant checks can only use state and the safe builtins"
+                own = ", ".join(sorted(self.names - SAFE_BUILTINS))
+                what = "invariant checks" if own == "state" else "this expression"
+                hint = f"{what} can only use {own} and the safe builtins"
             self.report(node, "unknown-name", f"unknown name '{name}'", hint)
         elif name == "format" and not called:
             self.report(node, "format", "'format' may only be called directly")
@@ -644,7 +646,6 @@ _CONSTRUCTS: dict[type[Any], tuple[str, str | None]] = {
     ast.With: ("'with' statements are not allowed", None),
 }
 _BODY_GLOBALS = BODY_NAMES | SAFE_BUILTINS
-_EXPRESSION_GLOBALS = EXPRESSION_NAMES | SAFE_BUILTINS
 
 
 def _normalize(source: str) -> list[Violation] | str:
@@ -720,8 +721,8 @@ def check_body(
     return _finish(checker, tree, "exec")
 
 
-def check_expression(source: str) -> list[Violation]:
-    """Check an invariant expression over `state` (a single Python expression)."""
+def check_expression(source: str, *, names: Iterable[str] = EXPRESSION_NAMES) -> list[Violation]:
+    """Check a single Python expression over `names` (an invariant's `state`) and the safe builtins."""
     normalized = _normalize(source)
     if isinstance(normalized, list):
         return normalized
@@ -731,6 +732,6 @@ def check_expression(source: str) -> list[Violation]:
     if (problem := _depth_problem(tree)) is not None:
         return [Violation(1, 1, problem, None, "size")]
     assert isinstance(tree, ast.Expression)
-    checker = _Checker(normalized.split("\n"), 0, _EXPRESSION_GLOBALS, frozenset())
+    checker = _Checker(normalized.split("\n"), 0, frozenset(names) | SAFE_BUILTINS, frozenset())
     checker.run(tree, _bindings([tree]))
     return _finish(checker, tree, "eval")

@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonschema
 
-from mcpfactory.runtime import MCPFactoryError, canonical_json, load_tasks
+from mcpfactory.runtime import RETURNED_ERROR, MCPFactoryError, canonical_json, load_tasks
 from mcpfactory.verify._probe import Connection, Outcome, Session
 from mcpfactory.verify._runs import diff_changes, empty_changes
 from mcpfactory.verify._strategies import Call, CallSpace
@@ -174,7 +174,7 @@ class _FuzzRun:
         what = diff_changes(old, new)
         if self.effects[outcome.tool] == "read":
             self.evidence.add("read tool wrote", f"read tool {outcome.call_text()} changed the state: {what}")
-        elif outcome.kind != "ok":
+        elif outcome.kind != "ok" and outcome.code != RETURNED_ERROR:  # a returned error keeps its writes
             self.evidence.add("failed call wrote", f"{outcome.describe()} left a change behind: {what}")
         for violation in await session.invariants():
             self.evidence.add(

@@ -219,7 +219,9 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
     # Any is always used (by seed()); the others only where an annotation subscripts them.
     used = ["Any", *(name for name in ("Annotated", "Literal", "NotRequired") if re.search(rf"\b{name}\[", out))]
     used.sort()
-    runtime_names = ["Collection", "Environment", "StateBase", "ToolError", "check_api_version"]
+    runtime_names = ["Collection", "Environment", "StateBase", "check_api_version"]
+    if re.search(r"\bToolError\b", out):  # a spec whose bodies never refuse a call does not import it
+        runtime_names.append("ToolError")
     if spec.seed_files:
         runtime_names.append("load_json_seed")
     if re.search(r"\bNumber\b", out):  # the spec's float

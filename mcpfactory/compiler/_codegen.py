@@ -269,9 +269,11 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
     # Any is always used (by seed()); the others only where an annotation subscripts them.
     used = ["Any", *(name for name in ("Annotated", "Literal", "NotRequired") if re.search(rf"\b{name}\[", out))]
     used.sort()
-    runtime_names = ["CallLimits", "Environment", "StateBase", "ToolError", "check_api_version"]
+    runtime_names = ["CallLimits", "Environment", "StateBase", "check_api_version"]
     if env.collections:  # a stateless environment (no collections) declares no Collection attributes
         runtime_names.append("Collection")
+    if re.search(r"\bToolError\b", out):  # a spec whose bodies never refuse a call does not import it
+        runtime_names.append("ToolError")
     if "_power(" in out:
         runtime_names.append("power as _power")
     if spec.seed_files:

@@ -8,6 +8,8 @@ it ends the conversation. Two users:
   request to confirm with the scenario's `confirm`, sends the scenario's
   scripted `turns` one after another, answers a question with the next thing
   it `knows` that it has not said yet, and otherwise ends the conversation.
+  For a task judged turn by turn (BFCL's multi-turn), it sends the next turn
+  after every answer, whatever the answer said.
 - `LiteLLMUser`, a chat model playing the scenario (tau-bench style), through
   the one model layer (`harness.llm`). It sees only the text of the
   conversation, roles swapped, never the tool calls.
@@ -70,6 +72,10 @@ class ScriptedUser:
         assistant = _said(messages, "assistant")
         last = assistant[-1] if assistant else ""
         said = set(_said(messages, "user"))
+        if task.judge.kind == "turns":
+            # A turn-by-turn task (BFCL's multi-turn): the next turn follows each answer, whatever it said.
+            upcoming = [turn for turn in scenario.turns if turn not in said]
+            return UserReply(upcoming[0], stop=False) if upcoming else UserReply("", stop=True)
         if asks_to_confirm(last):
             return UserReply(scenario.confirm, stop=False)
         for turn in scenario.turns:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mcpfactory.openapi._document import snake
+from mcpfactory.verify import Options
 
 __all__ = ["BatchResult", "documents_in", "import_folder"]
 
@@ -204,12 +205,18 @@ def import_folder(
     verify: bool = False,
     jobs: int | None = None,
     budget: float = 60.0,
+    start_bound: float = 30.0,
     timeout: float = 600.0,
     limit: int | None = None,
     progress: TextIO | None = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> BatchResult:
-    """Import every document of `folder` into `out_root`, skipping those a previous run finished."""
+    """Import every document of `folder` into `out_root`, skipping those a previous run finished.
+
+    With `verify`, each imported environment is verified with `budget` seconds
+    and `start_bound` seconds to start its server (a large imported server
+    imports slowly on a loaded machine; the verifier's default is 10 s).
+    """
     out_root.mkdir(parents=True, exist_ok=True)
     documents = documents_in(folder)[:limit] if limit is not None else documents_in(folder)
     results_path = out_root / RESULTS
@@ -243,11 +250,9 @@ def import_folder(
                 row = previous if previous is not None and previous.get("imported") else None
                 if row is None:
                     row = _run_one(server, doc, out_root, timeout=timeout)
-                    if not verify or not row.get("imported"):
-                        record(doc, row)
-                        if bar is not None:
-                            bar.advance(row)
-                    rows[doc] = row
+                    record(doc, row)  # kept at once: a batch stopped while verifying resumes at the verifier
+                    if (not verify or not row.get("imported")) and bar is not None:
+                        bar.advance(row)
                 elif bar is not None and not verify:
                     bar.advance(row)
 
@@ -256,7 +261,8 @@ def import_folder(
         finally:
             server.close()
         if verify:
-            _verify(out_root, [d for d in todo if rows[d].get("imported")], rows, record, bar, jobs, budget)
+            options = Options(budget=budget, start_bound=start_bound)
+            _verify(out_root, [d for d in todo if rows[d].get("imported")], rows, record, bar, jobs, options)
     if on_row is not None:
         for doc in todo:
             on_row(rows[doc])
@@ -272,10 +278,10 @@ def _verify(
     record: Callable[[Path, dict[str, Any]], None],
     bar: _Progress | None,
     jobs: int | None,
-    budget: float,
+    options: Options,
 ) -> None:
     """Verify the imported environments in parallel (the verifier's own workers) and record each row."""
-    from mcpfactory.verify import Options, verify_envs
+    from mcpfactory.verify import verify_envs
 
     targets = {str(out_root / rows[doc]["env"] / "spec.yaml"): doc for doc in documents}
 
@@ -291,7 +297,7 @@ def _verify(
             bar.advance(row)
 
     if targets:
-        verify_envs(list(targets), options=Options(budget=budget), jobs=jobs, on_report=done)
+        verify_envs(list(targets), options=options, jobs=jobs, on_report=done)
 
 
 def table(result: BatchResult) -> str:

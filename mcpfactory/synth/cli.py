@@ -82,6 +82,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     batch.add_argument("--verify", action="store_true", help="verify each imported environment")
     batch.add_argument("--jobs", type=int, help="documents imported (and verified) at once (default: one per CPU)")
     batch.add_argument("--budget", type=float, default=60.0, help="verifier time budget per environment (default 60 s)")
+    batch.add_argument(
+        "--start-bound", type=float, default=30.0, help="seconds a server may take to start when verified (default 30)"
+    )
     batch.add_argument("--timeout", type=float, default=300.0, help="seconds one document's import may take")
     batch.add_argument("--limit", type=int, help="import only the first N documents (by name)")
     p.set_defaults(func=_cmd_import_openapi)
@@ -251,6 +254,7 @@ def _import_folder(args: argparse.Namespace, folder: Path) -> int:
         verify=args.verify,
         jobs=args.jobs,
         budget=args.budget,
+        start_bound=args.start_bound,
         timeout=args.timeout,
         limit=args.limit,
         progress=sys.stderr,

@@ -304,7 +304,7 @@ def _find_refs(resources: dict[str, Resource]) -> None:
     unique = {id(r): r for r in resources.values()}.values()
     for resource in unique:
         for name, spec in resource.record.fields.items():
-            if name == resource.key or name in resource.links or spec.shape.kind != "str":
+            if name == resource.key or name in resource.links or spec.shape.kind not in ("str", "int"):
                 continue
             for other in unique:
                 if other is resource or other.singleton:
@@ -312,6 +312,8 @@ def _find_refs(resources: dict[str, Resource]) -> None:
                 stem = other.singular
                 if snake(name) in (f"{snake(stem)}_id", f"{snake(other.name)}_id"):
                     resource.refs[name] = other
+                    # keys are strings, so a reference to one is too
+                    resource.record.fields[name] = Field(Shape("str", spec.shape.nullable), spec.required)
                     break
 
 

@@ -138,6 +138,8 @@ class SpecWriter:
                 optional = isinstance(spec, dict) and spec.get("optional")
                 nullable = resource.record.fields[link].shape.nullable
                 entry: dict[str, Any] = {"type": f"ref[{target.name}]" + (" | None" if nullable else "")}
+                if isinstance(spec, dict) and spec.get("description"):
+                    entry["description"] = spec["description"]
                 if optional:
                     entry["optional"] = True
                 fields[link] = entry if len(entry) > 1 else entry["type"]
@@ -268,6 +270,8 @@ class SpecWriter:
                 for prop, spec in body.fields.items():
                     if spec.shape.read_only or any(p.wire == prop for p in out):
                         continue
+                    if resource is not None and prop == resource.key and (plan.kind == "create" or plan.id_param):
+                        continue  # the server hands out keys; an item path names the record already
                     out.append(
                         self._one_param(
                             prop,
@@ -505,7 +509,7 @@ class SpecWriter:
         variable = self._key_param(tool, params, tool.plan.id_param, resource, errors, lines)
         lines.append(f"return state.{resource.name}[{variable}]")
         record = self.writer.records[id(resource.record)]
-        self._finish(tool, params, f"Get a {resource.singular.replace('_', ' ')}.", "read", record, errors, lines)
+        self._finish(tool, params, f"Get {_a(resource.singular)}.", "read", record, errors, lines)
 
     def _counter(self, collection: str) -> list[str]:
         self.counters.add(collection)
@@ -553,7 +557,7 @@ class SpecWriter:
             lines += [f"if {p.variable} is not None:", f'    created["{p.stored}"] = {p.variable}']
         lines += [f"state.{resource.name}[new_key] = created", "return created"]
         record = self.writer.records[id(resource.record)]
-        self._finish(tool, params, f"Create a {resource.singular.replace('_', ' ')}.", "write", record, errors, lines)
+        self._finish(tool, params, f"Create {_a(resource.singular)}.", "write", record, errors, lines)
 
     def _apply(self, params: list[_Param], target: str, *, skip: set[str]) -> list[str]:
         lines = []
@@ -581,7 +585,7 @@ class SpecWriter:
         lines += self._apply(params, "updated", skip={variable, parent[0] if parent else ""})
         lines.append("return updated")
         record = self.writer.records[id(resource.record)]
-        description = f"Update a {resource.singular.replace('_', ' ')}: only the fields given change."
+        description = f"Update {_a(resource.singular)}: only the fields given change."
         self._finish(tool, params, description, "write", record, errors, lines)
 
     def _delete(self, tool: BuiltTool, params: list[_Param]) -> None:
@@ -612,7 +616,7 @@ class SpecWriter:
             "return removed",
         ]
         record = self.writer.records[id(resource.record)]
-        self._finish(tool, params, f"Delete a {resource.singular.replace('_', ' ')}.", "write", record, errors, lines)
+        self._finish(tool, params, f"Delete {_a(resource.singular)}.", "write", record, errors, lines)
         if tool.in_use is not None:
             wire = next(p.wire for p in params if p.variable == variable)
             tool.in_use = {**tool.good, wire: tool.in_use["__key__"]}
@@ -646,7 +650,7 @@ class SpecWriter:
         self._finish(
             tool,
             params,
-            f"{op.method.upper()} on a {resource.singular.replace('_', ' ')}.",
+            f"{op.method.upper()} on {_a(resource.singular)}.",
             effect,
             returns,
             errors,
@@ -719,6 +723,11 @@ class SpecWriter:
                     }
                 )
         return out
+
+
+def _a(noun: str) -> str:
+    words = noun.replace("_", " ")
+    return f"{'an' if words[:1].lower() in 'aeiou' else 'a'} {words}"
 
 
 def _free_name(base: str, taken: Any) -> str:

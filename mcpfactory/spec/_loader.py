@@ -662,10 +662,10 @@ class _Analysis:
                 return
             state[name] = 1
             if name in self.unions:
-                deps = {m.name for m in self.unions[name].members}
-            else:
-                deps = {dep for f in self.types[name] for dep in f.type.names()}
-            for dep in sorted(deps):
+                deps = [m.name for m in self.unions[name].members]
+            else:  # field by field, as the fields are declared
+                deps = [dep for f in self.types[name] for dep in sorted(f.type.names())]
+            for dep in deps:
                 if dep in self.types or dep in self.unions:
                     visit(dep, [*trail, name])
             state[name] = 2

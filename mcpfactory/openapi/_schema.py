@@ -50,18 +50,41 @@ class Problem(tuple[str, str]):
 
 
 @functools.lru_cache(maxsize=4096)
-def usable_pattern(pattern: str) -> bool:
-    """Whether both Python's `re` (JSON Schema validation) and pydantic's engine accept `pattern`."""
+def _pattern_adapter(pattern: str) -> Any:
     import pydantic
 
     try:
         re.compile(pattern)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pydantic.TypeAdapter(Annotated[str, pydantic.Field(pattern=pattern)])
+            return pydantic.TypeAdapter(Annotated[str, pydantic.Field(pattern=pattern)])
     except Exception:
+        return None
+
+
+def matches(pattern: str, value: str) -> bool:
+    """Whether `value` matches `pattern` for Python's `re` (JSON Schema) and for pydantic (the server) alike."""
+    import pydantic
+
+    adapter = _pattern_adapter(pattern)
+    if adapter is None or re.search(pattern, value) is None:
+        return False
+    try:
+        adapter.validate_python(value)
+    except pydantic.ValidationError:
         return False
     return True
+
+
+@functools.lru_cache(maxsize=4096)
+def usable_pattern(pattern: str) -> bool:
+    """Whether both engines accept `pattern` and a value both find a match in can be built from it."""
+    from mcpfactory.openapi._sample import regex_sample
+
+    if _pattern_adapter(pattern) is None:
+        return False
+    sample = regex_sample(pattern, 1)
+    return sample is not None and matches(pattern, sample)
 
 
 class SchemaReader:
@@ -325,7 +348,7 @@ class SchemaReader:
                 if isinstance(value, str) and usable_pattern(value):
                     out["pattern"] = value
                 else:
-                    self.problem(f"{where}/pattern", f"pattern {value!r} cannot be checked in Python; left out")
+                    self.problem(f"{where}/pattern", f"pattern {value!r} cannot be enforced or met; left out")
             elif key == "format":
                 if isinstance(value, str) and value not in ("binary", "byte"):
                     out["format"] = value

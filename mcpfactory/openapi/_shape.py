@@ -10,7 +10,6 @@ own example fits it can never disagree.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -148,7 +147,11 @@ def _fits_str(constraints: dict[str, Any], value: str) -> bool:
     if (low is not None and len(value) < low) or (high is not None and len(value) > high):
         return False
     pattern = constraints.get("pattern")
-    return pattern is None or re.search(pattern, value) is not None
+    if pattern is None:
+        return True
+    from mcpfactory.openapi._schema import matches
+
+    return matches(pattern, value)
 
 
 def _fits_number(constraints: dict[str, Any], value: float) -> bool:

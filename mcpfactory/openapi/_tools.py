@@ -229,7 +229,7 @@ class SpecWriter:
             or variable in _MODEL_ATTRIBUTES
             or variable.startswith("_")
         ):
-            variable = f"{variable.strip('_')}_value"
+            variable = f"{variable.strip('_') or 'p'}_value"
         base, number = variable, 2
         while variable in taken:
             variable, number = f"{base}_{number}", number + 1

@@ -920,6 +920,7 @@ class _Analysis:
                 pydantic.Field(p.default if p.has_default else ..., alias=p.alias),
             )
             for p in params
+            if p.name.isidentifier() and not p.name.startswith("_")  # a bad name is reported already
         }
         model = pydantic.create_model(
             f"{tool_name}_args", __config__=pydantic.ConfigDict(extra="forbid", strict=True), **fields

@@ -133,6 +133,14 @@ def _convert(node: ast.expr, known: set[str], collections: set[str]) -> TypeExpr
         if head == "Literal":
             values: list[str | int] = []
             for item in items:
+                if (
+                    isinstance(item, ast.UnaryOp)
+                    and isinstance(item.op, ast.USub)
+                    and isinstance(item.operand, ast.Constant)
+                    and type(item.operand.value) is int
+                ):
+                    values.append(-item.operand.value)
+                    continue
                 if not isinstance(item, ast.Constant) or type(item.value) not in (str, int):
                     raise TypeSyntaxError("Literal takes strings or integers: Literal['a', 'b']", item.col_offset)
                 values.append(item.value)  # type: ignore[arg-type]  # narrowed by the check above

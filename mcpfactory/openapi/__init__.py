@@ -23,9 +23,9 @@ from mcpfactory.compiler import compile_spec, generate
 from mcpfactory.errors import SpecError
 from mcpfactory.openapi import _document, _examples, _mapping, _tools
 from mcpfactory.openapi._report import ImportReport, OperationReport
+from mcpfactory.openapi._yaml import to_yaml
 from mcpfactory.spec import LoadedSpec, spec_sha256
 from mcpfactory.synth._errors import OpenAPIError
-from mcpfactory.synth._yaml import dump_yaml
 
 __all__ = ["ImportReport", "Imported", "OperationReport", "import_openapi", "write_environment"]
 
@@ -88,37 +88,6 @@ def _spec_data(
     return data
 
 
-class _SpecText:
-    """The spec's YAML, written a tool at a time so that adding examples re-renders only the examples.
-
-    A large document's spec runs to megabytes, which the YAML emitter takes
-    seconds over; each tool's block is rendered once and indented into place.
-    """
-
-    def __init__(self) -> None:
-        self._tools: dict[str, str] = {}
-
-    def render(self, data: dict[str, Any]) -> str:
-        head = {k: v for k, v in data.items() if k not in ("tools", "invariants")}
-        parts = [dump_yaml(head), "tools:\n"]
-        for name, spec in data["tools"].items():
-            block = self._tools.get(name)
-            if block is None:
-                block = _indent(dump_yaml({name: {k: v for k, v in spec.items() if k != "examples"}}), 2)
-                self._tools[name] = block
-            parts.append(block)
-            if spec.get("examples"):
-                parts.append(_indent(dump_yaml({"examples": spec["examples"]}), 4))
-        if data.get("invariants"):
-            parts.append(dump_yaml({"invariants": data["invariants"]}))
-        return "".join(parts)
-
-
-def _indent(text: str, spaces: int) -> str:
-    pad = " " * spaces
-    return "".join(pad + line if line.strip() else line for line in text.splitlines(keepends=True))
-
-
 def _problem_tools(error: SpecError, tools: dict[str, Any]) -> dict[str, str]:
     """The tools a load error is about, with the first message for each."""
     found: dict[str, str] = {}
@@ -146,13 +115,10 @@ async def import_openapi(path: Path, *, name: str | None = None) -> Imported:
         if plan.kind is None:
             continue
         try:
-            tool = writer._tool(plan)
+            built[id(plan)] = writer.tool(plan)
         except (ValueError, KeyError, TypeError, AssertionError) as exc:  # a mapping bug: report it, keep going
             log.warning("%s %s: %s", path, plan.operation.pointer, exc, exc_info=True)
             failures[id(plan)] = f"could not be mapped ({type(exc).__name__}: {exc})"
-            continue
-        if tool is not None:
-            built[id(plan)] = tool
     env_name = name or _env_name(doc.title)
     tools = list(built.values())
     if not tools:
@@ -163,9 +129,8 @@ async def import_openapi(path: Path, *, name: str | None = None) -> Imported:
         folder.mkdir()
         spec_path = folder / "spec.yaml"
         loaded: LoadedSpec | None = None
-        render = _SpecText().render
         for _ in range(_REPAIR_ROUNDS):
-            spec_path.write_text(render(data), encoding="utf-8")
+            spec_path.write_text(to_yaml(data), encoding="utf-8")
             try:
                 loaded = compile_spec(spec_path).spec
                 break
@@ -195,7 +160,7 @@ async def import_openapi(path: Path, *, name: str | None = None) -> Imported:
             raise OpenAPIError("every tool made from it faulted on its sample call", file=path)
         data = {**data, "tools": {t.name: data["tools"][t.name] for t in tools}}
         loaded = None  # tools were dropped: the environment must be compiled from its text again
-    text = render(data)
+    text = to_yaml(data)
     report = _report(doc, plans, {id(t.plan): t for t in tools}, failures, writer)
     notes = [f"{where}: {message}" for where, message in doc.reader.problems + writer.notes]
     return Imported(env_name, data["description"], data, text, report, notes, loaded)

@@ -34,6 +34,7 @@ async def record_examples(
     """
     module = import_server(folder)
     faulty: dict[str, str] = {}
+    validators: dict[str, Any] = {}
     async with open_session(module) as session:
         for tool in tools:
             examples: list[dict[str, Any]] = []
@@ -47,19 +48,27 @@ async def record_examples(
                 if outcome == "fault" and index == 0:
                     faulty[tool.name] = "its generated body faulted on a sample call"
                     break
-                if isinstance(outcome, dict) and outcome not in examples and _keep(outcome, loaded, tool.name):
+                if (
+                    isinstance(outcome, dict)
+                    and outcome not in examples
+                    and _keep(outcome, loaded, tool.name, validators)
+                ):
                     examples.append(outcome)
             data["tools"][tool.name]["examples"] = examples
     return faulty
 
 
-def _keep(example: dict[str, Any], loaded: LoadedSpec, tool: str) -> bool:
+def _keep(example: dict[str, Any], loaded: LoadedSpec, tool: str, validators: dict[str, Any]) -> bool:
     if "returns" not in example:
         return True
     if len(json.dumps(example["returns"])) > _MAX_RESULT:
         return False
+    returns = loaded.returns[tool]
+    key = returns.annotation()
+    if key not in validators:  # tools of one collection share a return type: build its validator once
+        validators[key] = loaded.validator(returns)
     try:
-        loaded.validator(loaded.returns[tool]).validate_python(example["returns"], strict=True)
+        validators[key].validate_python(example["returns"], strict=True)
     except pydantic.ValidationError:
         return False
     return True

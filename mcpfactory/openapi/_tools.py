@@ -25,7 +25,7 @@ from typing import Any
 
 import pydantic
 
-from mcpfactory.openapi._document import Document, Operation, Param, snake
+from mcpfactory.openapi._document import Document, Operation, snake
 from mcpfactory.openapi._mapping import Plan, Resource
 from mcpfactory.openapi._sample import Sampler
 from mcpfactory.openapi._schema import camel
@@ -194,16 +194,6 @@ class SpecWriter:
 
     # ------------------------------------------------------------------ tools
 
-    def tools(self) -> list[BuiltTool]:
-        built: list[BuiltTool] = []
-        for plan in self.plans:
-            if plan.kind is None:
-                continue
-            tool = self._tool(plan)
-            if tool is not None:
-                built.append(tool)
-        return built
-
     def _tool_name(self, op: Operation, fallback: str) -> str:
         raw = op.operation_id or fallback
         name = snake(raw)[:60].strip("_") or "call"
@@ -328,7 +318,8 @@ class SpecWriter:
             return "any", value
         return type_text, value
 
-    def _tool(self, plan: Plan) -> BuiltTool | None:
+    def tool(self, plan: Plan) -> BuiltTool:
+        """The tool an operation's plan becomes (raises on a mapping bug, which the caller reports)."""
         op = plan.operation
         resource = plan.resource
         kind = plan.kind
@@ -739,7 +730,3 @@ def _free_name(base: str, taken: Any) -> str:
 
 def _comparable(shape: Shape) -> bool:
     return shape.kind in ("str", "int", "float", "bool", "literal")
-
-
-def param_of(param: Param) -> str:
-    return param.name

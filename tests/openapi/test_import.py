@@ -202,3 +202,9 @@ def test_synth_env_from_openapi_gives_the_model_the_skeleton_and_the_import_repo
     installed = YAML(typ="safe").load((servers_root / "clinic" / "spec.yaml").read_text())
     assert installed["policy"].startswith(rule)
     assert "clinic: passed in round 1" in capsys.readouterr().out
+
+
+def test_the_spec_text_reads_back_to_the_spec() -> None:
+    imported = _import()
+    assert YAML(typ="safe").load(imported.yaml) == json.loads(json.dumps(imported.spec))
+    assert "    body: |\n      found = " not in imported.yaml or imported.yaml.count("body: |") == len(imported.tools)

@@ -517,6 +517,17 @@ class SpecWriter:
         errors: dict[str, str] = {}
         lines: list[str] = []
         parent = self._parent(tool, params, errors, lines)
+        # A required reference the body does not carry is asked for: no constant could point at a record.
+        links = {**resource.refs, **resource.links}
+        stored = {p.stored for p in params}
+        for prop, spec in resource.record.fields.items():
+            if prop in links and spec.required and prop not in stored and (parent is None or prop != parent[1]):
+                taken = {p.variable for p in params} | {p.wire for p in params}
+                variable, wire = self._variable(prop, taken)
+                entry: dict[str, Any] = {"type": "str"}
+                if variable != wire:
+                    entry["alias"] = wire
+                params.append(_Param(variable, wire, entry, Shape("str"), True, prop))
         self._ref_checks(resource, params, errors, lines, tool)
         lines += self._counter(resource.name)
         lines += [

@@ -208,7 +208,10 @@ class SpecWriter:
         return name
 
     def _variable(self, wire: str, taken: set[str]) -> tuple[str, str]:
-        wire_ok = wire if _WIRE.match(wire) else snake(wire)[:64]
+        wire_ok = wire
+        if not _WIRE.match(wire_ok):
+            wire_ok = snake(wire)
+            wire_ok = (wire_ok if wire_ok[0].isalpha() else f"p_{wire_ok}")[:60]
         variable = wire_ok if wire_ok.isidentifier() and not keyword.iskeyword(wire_ok) else snake(wire_ok)
         if not variable.isidentifier() or keyword.iskeyword(variable) or variable[0].isdigit():
             variable = f"p_{variable}"
@@ -223,9 +226,9 @@ class SpecWriter:
         base, number = variable, 2
         while variable in taken:
             variable, number = f"{base}_{number}", number + 1
-        wires = {w for w in taken}
-        while wire_ok in wires:
-            wire_ok += "_2"
+        base_wire, number = wire_ok[:60], 2
+        while wire_ok in taken:
+            wire_ok, number = f"{base_wire}_{number}", number + 1
         return variable, wire_ok
 
     def _param_spec(self, shape: Shape, required: bool, description: str | None) -> dict[str, Any]:

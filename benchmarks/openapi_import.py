@@ -201,6 +201,7 @@ def main() -> int:
                 "operations",
                 "import s",
                 "max s",
+                "CPU s",
                 "peak MB",
                 "max MB",
                 "base MB",

@@ -88,7 +88,7 @@ def test_rollout_with_a_litellm_policy_against_an_openai_compatible_server(
 def test_export_writes_sft_examples(catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert rollout(catalog, tmp_path / "run", "--policy", "oracle") == 0
     assert main(["export", str(tmp_path / "run"), "--format", "sft", "--out", str(tmp_path / "sft.jsonl")]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == f"wrote 4 example(s) to {tmp_path / 'sft.jsonl'}"
+    assert capsys.readouterr().out.splitlines()[-1] == f"wrote 4 row(s) to {tmp_path / 'sft.jsonl'}"
 
 
 def test_rollout_without_an_environment_or_tasks_file_is_refused(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import pytest
 from harness.conversation import AssistantTurn
 from harness.episode import EpisodeConfig
 from harness.errors import HarnessError, RunMismatch
+from harness.export import export_sft
 from harness.policies import LiteLLMPolicy, OraclePolicy, PolicyView, RandomPolicy
 from harness.records import episode_id, read_records
 from harness.runner import RunConfig, Runner, plan_jobs
@@ -292,6 +293,10 @@ async def test_records_survive_a_crash_of_the_runner_and_resume_finishes_the_run
     resumed = await Runner(OraclePolicy(), RunConfig(resume=True), out=out, catalog=catalog).run(ledger_tasks)
     assert (resumed.episodes, resumed.skipped) == (2, 2)
     assert sorted(r["task"] for r in read_records(out)) == [t.id for t in ledger_tasks]
+    report = export_sft(out, tmp_path / "sft.jsonl")
+    assert (report.written, dict(report.dropped)) == (4, {})
+    exported = [json.loads(line) for line in (tmp_path / "sft.jsonl").read_text().splitlines()]
+    assert [len(row["tools"]) for row in exported] == [4, 4, 4, 4]
 
 
 def test_samples_of_a_task_are_adjacent_and_each_has_its_own_seed(ledger_tasks: list[Task]) -> None:

@@ -40,6 +40,7 @@ __all__ = ["ENV_ID", "MCPFactoryTextEnv", "parse_action", "register"]
 
 ENV_ID = "mcpfactory"
 _CALL = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
+_NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
 _END_MARKERS = ("<|im_end|>", "<|eot_id|>", "<|endoftext|>")
 
 
@@ -53,7 +54,9 @@ def parse_action(action: str) -> AssistantTurn:
         try:
             payload = json.loads(block)
         except json.JSONDecodeError as exc:
-            calls.append(ToolCall(f"call_{index}", "", block, None, f"the tool call is not JSON ({exc.msg})"))
+            named = _NAME.search(block)  # say which call was broken when its name survived
+            name = named.group(1) if named else ""
+            calls.append(ToolCall(f"call_{index}", name, block, None, f"the tool call is not JSON ({exc.msg})"))
             continue
         if not isinstance(payload, Mapping) or not isinstance(payload.get("name"), str):
             calls.append(ToolCall(f"call_{index}", "", block, None, "a tool call is an object with a name"))

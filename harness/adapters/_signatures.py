@@ -18,7 +18,7 @@ from typing import Any, Literal, Union
 from harness.connection import ToolSpec
 from harness.schema import resolve_ref
 
-__all__ = ["python_hint", "tool_function"]
+__all__ = ["parameters_of", "python_hint", "tool_function"]
 
 _SCALARS: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool, "object": dict}
 
@@ -55,38 +55,51 @@ def _line(text: str) -> str:
     return " ".join(text.split())
 
 
+def parameters_of(schema: Mapping[str, Any]) -> tuple[list[inspect.Parameter], dict[str, Any], set[str]]:
+    """Keyword-only parameters (with hints) for an input schema, their hints, and the required names.
+
+    Optional parameters default to None: the default only makes them optional
+    in a rendered schema; a call leaves them out. A parameter whose name is
+    not a Python identifier cannot be a keyword argument: `ValueError`.
+    """
+    properties = schema.get("properties") or {}
+    required = set(schema.get("required") or [])
+    parameters = []
+    annotations: dict[str, Any] = {}
+    for name, prop in properties.items():
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise ValueError(f"parameter {name!r} is not a Python identifier")
+        prop = resolve_ref(prop, schema) if isinstance(prop, Mapping) else {}
+        hint = python_hint(prop, schema)
+        default = inspect.Parameter.empty if name in required else None
+        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint))
+        annotations[name] = hint
+    return parameters, annotations, required
+
+
 def tool_function(tool: ToolSpec, call: Callable[[Any, str, dict[str, Any]], str]) -> Callable[..., str]:
     """A method `tool.name(self, **arguments) -> str` that calls `call(self, tool.name, arguments)`.
 
-    Its signature, annotations and docstring describe the tool's input schema.
-    Parameters whose names are not Python identifiers cannot be written as
-    keyword arguments; such a tool is refused with `ValueError`.
+    Its signature, annotations and Google-style docstring describe the tool's
+    input schema (see `parameters_of`).
     """
 
     def method(self: Any, **arguments: Any) -> str:
         return call(self, tool.name, arguments)
 
     schema = dict(tool.input_schema)
+    try:
+        parameters, annotations, _ = parameters_of(schema)
+    except ValueError as exc:
+        raise ValueError(f"tool {tool.name}: {exc}") from None
     properties = schema.get("properties") or {}
-    required = set(schema.get("required") or [])
-    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    annotations: dict[str, Any] = {}
     lines = []
-    for name, prop in properties.items():
-        if not name.isidentifier() or keyword.iskeyword(name):
-            raise ValueError(f"tool {tool.name}: parameter {name!r} is not a Python identifier")
-        prop = resolve_ref(prop, schema) if isinstance(prop, Mapping) else {}
-        hint = python_hint(prop, schema)
-        if name in required:
-            parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint))
-        else:
-            # The default only makes the parameter optional in the rendered schema; a call leaves it out.
-            parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hint))
-        annotations[name] = hint
-        lines.append(f"    {name}: {_line(str(prop.get('description') or name.replace('_', ' ')))}")
-    annotations["return"] = str
-    method.__signature__ = inspect.Signature(parameters, return_annotation=str)  # type: ignore[attr-defined]
-    method.__annotations__ = annotations
+    for parameter in parameters:
+        prop = resolve_ref(properties[parameter.name], schema)
+        lines.append(f"    {parameter.name}: {_line(str(prop.get('description') or parameter.name.replace('_', ' ')))}")
+    self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    method.__signature__ = inspect.Signature([self_parameter, *parameters], return_annotation=str)  # type: ignore[attr-defined]
+    method.__annotations__ = {**annotations, "return": str}
     method.__name__ = method.__qualname__ = tool.name
     description = _line(tool.description) or tool.name.replace("_", " ")
     method.__doc__ = description + ("\n\nArgs:\n" + "\n".join(lines) if lines else "") + "\n\nReturns:\n    The result."

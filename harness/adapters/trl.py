@@ -388,7 +388,7 @@ def train(config: TrainConfig, *, say: Callable[[str], None] = logger.info) -> T
             report_to="none",
             seed=config.seed,
             use_cpu=config.use_cpu,
-            bf16=False,
+            bf16=_bf16(config.use_cpu),
             disable_tqdm=True,
         )
         trainer = GRPOTrainer(
@@ -409,6 +409,13 @@ def train(config: TrainConfig, *, say: Callable[[str], None] = logger.info) -> T
         trainer.train()
         trainer.save_model(str(out / "model"))
     return TrainResult(steps, out, episodes)
+
+
+def _bf16(use_cpu: bool) -> bool:
+    """Train in bfloat16 on a GPU that has it; in float32 on the CPU."""
+    import torch
+
+    return not use_cpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
 def _is_number(value: Any) -> bool:

@@ -1,8 +1,8 @@
-"""The harness's subcommands of the `mcpfactory` CLI: `rollout`, `report` and `export`.
+"""The harness's subcommands of the `mcpfactory` CLI: `rollout`, `report`, `export` and `train`.
 
 `mcpfactory.cli` calls `register(subparsers)` when this module exists; each
 subcommand sets `func(args) -> int`. Heavy modules (litellm, matplotlib,
-ray) are imported only by the commands that need them.
+ray, torch and the trainers) are imported only by the commands that need them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ __all__ = ["register", "run_demo_rollouts"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `rollout`, `report` and `export` to the `mcpfactory` command line."""
+    """Add `rollout`, `report`, `export` and `train` to the `mcpfactory` command line."""
     p = subparsers.add_parser(
         "rollout",
         help="run a policy on an environment's tasks; write one JSON record per episode",
@@ -343,11 +343,19 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from mcpfactory.runtime import MCPFactoryError, catalog_tasks, usability_problem
+
     envs = tuple(name.strip() for name in args.env.split(",") if name.strip())
     root = Path(args.catalog).resolve() if args.catalog else None
+    try:
+        empty = [env for env in envs if not catalog_tasks(env, root)]
+    except MCPFactoryError as exc:
+        print(f"mcpfactory train: {exc}", file=sys.stderr)
+        return 1
+    if empty:
+        print(f"mcpfactory train: no tasks for {', '.join(empty)}", file=sys.stderr)
+        return 1
     if not args.allow_unverified:
-        from mcpfactory.runtime import usability_problem
-
         problems = [p for env in envs if (p := usability_problem(env, root))]
         if problems:
             print("mcpfactory train: only verified environments train (or pass --allow-unverified):", file=sys.stderr)
@@ -386,7 +394,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         use_cpu=args.cpu,
         episode=EpisodeConfig(reward=RewardConfig(rule=args.reward)),
     )
-    result = train(config, say=lambda line: print(line, flush=True))
+    try:
+        result = train(config, say=lambda line: print(line, flush=True))
+    except OSError as exc:  # transformers' answer to a model it cannot find or read
+        print(f"mcpfactory train: cannot load the model {args.model!r}: {exc}", file=sys.stderr)
+        return 1
     print(f"{len(result.steps)} step(s), {result.episodes} rollout(s); model, records and train_log.jsonl in {out}")
     return 0
 

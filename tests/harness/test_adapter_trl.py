@@ -128,6 +128,14 @@ async def test_trls_sft_data_path_renders_an_exported_row_without_double_encoded
         assert '"name": "deposit"' in text  # the tools are in the prompt
 
 
+def test_train_says_when_it_cannot_load_the_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mcpfactory.cli import main
+
+    missing = tmp_path / "no-such-model"
+    assert main(["train", "--model", str(missing), "--env", "todo", "--out", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.startswith(f"mcpfactory train: cannot load the model {str(missing)!r}: ")
+
+
 @pytest.mark.slow
 def test_mcpfactory_train_runs_two_grpo_steps_on_cpu_and_logs_reward_per_step(tmp_path: Path) -> None:
     out = tmp_path / "train"

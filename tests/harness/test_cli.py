@@ -115,3 +115,8 @@ def test_rollout_refuses_an_unverified_environment(catalog: Path, tmp_path: Path
     with pytest.raises(SystemExit) as caught:
         main(["rollout", "--env", "ledger", "--catalog", str(catalog), "--out", str(tmp_path), "--no-progress"])
     assert "only verified environments run" in str(caught.value)
+
+
+def test_train_refuses_an_unknown_environment_before_loading_anything(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--model", "tiny-random", "--env", "nope"]) == 1
+    assert capsys.readouterr().err.startswith("mcpfactory train: no environment 'nope' in ")

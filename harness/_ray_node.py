@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     # A temp dir of its own: `ray start` leaves its address in <temp dir>/ray_current_cluster, where a later
     # `ray.init()` on this machine would find a node that is gone.
-    temp = tempfile.mkdtemp(prefix="mcpf-ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    temp = tempfile.mkdtemp(prefix="mcpf-ray-")  # keep TMPDIR short: Ray's socket paths must fit 107 bytes
     ray = str(Path(sys.executable).with_name("ray"))
     command = [
         ray if Path(ray).exists() else "ray",

@@ -45,11 +45,16 @@ import difflib
 import importlib
 import inspect
 import keyword
+import re
 import string
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, TypeGuard
+
+from mcpfactory.spec import _bounds
+from mcpfactory.spec._text import bad_character, describe_character
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +70,8 @@ VIOLATION_CODES = frozenset(
     {
         "syntax", "size", "import", "forbidden-name", "unknown-name", "underscore", "forbidden-attribute",
         "unknown-attribute", "attribute-assignment", "module-use", "construct", "except", "wall-clock",
-        "format", "error-code", "container-type", "raise-from", "annotation",
+        "format", "error-code", "container-type", "raise-from", "annotation", "reserved-name", "parameter-call",
+        "bound", "process-state",
     }
 )  # fmt: skip
 
@@ -146,13 +152,22 @@ def _CONTAINER_TYPE_MESSAGE(name: str) -> tuple[str, str]:
 _ANNOTATION_NAMES = frozenset({"str", "int", "float", "bool", "list", "dict", "set", "tuple", "Any", "None"})
 _ANNOTATION_NODES = (ast.Name, ast.Subscript, ast.Tuple, ast.BinOp, ast.BitOr, ast.Constant, ast.Load)
 _WALL_CLOCK_ATTRS = frozenset({"now", "today", "utcnow", "fromtimestamp", "utcfromtimestamp"})
+# Methods whose result depends on the machine's time zone or locale, not only on their arguments.
+_EPOCH_HINT = "compute it from the clock: (moment - datetime.datetime(1970, 1, 1)).total_seconds()"
+_PROCESS_STATE_ATTRS: Mapping[str, tuple[str, str]] = {
+    "astimezone": (
+        "'.astimezone' reads the machine's time zone",
+        "attach a fixed zone instead: moment.replace(tzinfo=datetime.timezone.utc)",
+    ),
+    "timestamp": ("'.timestamp' reads the machine's time zone for a naive datetime", _EPOCH_HINT),
+    "LOCALE": ("'re.LOCALE' makes matching follow the machine's locale", "drop the flag"),
+}
+_STRFTIME_METHODS = {"strftime": 0, "strptime": 1}  # method -> index of its format argument
+_LOCALE_INLINE_FLAG = re.compile(rb"\(\?[aiLmsux]*L")
 _IMPORT_HINTS = {
     "random": "use rng (the session's random.Random) instead of the random module",
     "time": "use now(), the environment's clock",
 }
-# A form feed resets the tokenizer's indentation count, so a body pasted under a `def` could dedent out of it;
-# the others split lines for str.splitlines (and so textwrap) but not for the tokenizer.
-_BAD_CHARS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 MAX_SOURCE_CHARS = 20_000
 MAX_NESTING = 40
 _MAX_RAW_DEPTH = 200
@@ -165,6 +180,9 @@ _MISSING = object()
 def _suggest(name: str, candidates: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(name, sorted(set(candidates)), n=1)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+_NESTED_FIELD = re.compile(r"\{[^{}]*\}")
 
 
 def _parse_fields(template: str, *, strict: bool) -> Iterator[str]:
@@ -180,10 +198,15 @@ def _parse_fields(template: str, *, strict: bool) -> Iterator[str]:
             raise ValueError(f"placeholder '{{{name}}}' is positional; name it, e.g. '{{title}}'")
         if name and not name.isdigit() and (not name.isidentifier() or keyword.iskeyword(name)):
             raise ValueError(f"placeholder '{{{name}}}' is not a plain name (no attribute or index access)")
+        if name and (folded := unicodedata.normalize("NFKC", name)) != name:
+            # Keyword arguments are identifiers, which Python folds; the template's key would never match.
+            raise ValueError(f"placeholder '{{{name}}}' reads as '{folded}' in Python; write '{{{folded}}}'")
         if strict and conversion:
             raise ValueError(f"placeholder '{{{name}!{conversion}}}' uses a conversion; write '{{{name}}}'")
         if strict and spec and "{" in spec:
             raise ValueError(f"placeholder '{{{name}}}' nests a field in its format spec")
+        if spec and (problem := _bounds.format_spec_problem(_NESTED_FIELD.sub("", spec))) is not None:
+            raise ValueError(f"placeholder '{{{name}}}': {problem}")
         yield name
         if spec:
             yield from _parse_fields(spec, strict=strict)
@@ -269,8 +292,12 @@ def _depth_problem(tree: ast.AST) -> str | None:
 
 
 class _Checker(ast.NodeVisitor):
-    def __init__(self, lines: list[str], indent: int, names: frozenset[str], params: frozenset[str]) -> None:
+    def __init__(
+        self, lines: list[str], indent: int, names: frozenset[str], params: frozenset[str], reserved: frozenset[str]
+    ) -> None:
         self.lines, self.indent, self.names, self.params = lines, indent, names, params
+        self.reserved = reserved  # names every body is given (state, now, helpers, ...): never rebound
+        self.values: frozenset[str] = frozenset()  # parameters the body never rebinds: JSON values
         self.expression = indent == 0
         self.error_templates: Mapping[str, str] | None = None
         self.type_names: frozenset[str] = frozenset()
@@ -307,7 +334,12 @@ class _Checker(ast.NodeVisitor):
         return self.resolve(name) is None and name in self.names
 
     def bind(self, node: ast.AST, name: str) -> None:
-        if name in FORBIDDEN_NAMES and not (len(self.scopes) == 1 and name in self.params):
+        if name in self.reserved:
+            # Rebinding `state` would skip the receiver checks made on it (`state.register`); rebinding a helper
+            # or `now` would make a body call something other than what the checks assumed.
+            what = "a helper" if name not in BODY_NAMES else "given to every body"
+            self.report(node, "reserved-name", f"'{name}' is {what} and may not be rebound", "choose another name")
+        elif name in FORBIDDEN_NAMES and not (len(self.scopes) == 1 and name in self.params):
             self.report(node, "forbidden-name", f"'{name}' may not be rebound", "choose another name")
         elif name.startswith("_") and name != "_":
             self.report(node, "underscore", f"name '{name}' starts with an underscore", "choose another name")
@@ -319,6 +351,16 @@ class _Checker(ast.NodeVisitor):
         name, parent = node.id, self.parents.get(node)
         scope = self.resolve(name)
         called = isinstance(parent, ast.Call) and parent.func is node
+        if called and scope is self.scopes[0] and name in self.values:
+            shadows = name in SAFE_BUILTINS or name in FORBIDDEN_NAMES
+            self.report(
+                node,
+                "parameter-call",
+                f"'{name}' is a parameter here, and a parameter cannot be called",
+                f"it shadows the builtin {name}(); rename the parameter and keep '{name}' on the wire with 'alias'"
+                if shadows
+                else "a parameter holds a JSON value",
+            )
         if scope is not None:
             if inspect.ismodule(scope.statics.get(name)) and not self.is_receiver(node):
                 self.report(node, "module-use", f"module '{name}' may only be used as 'module.attribute'")
@@ -366,6 +408,8 @@ class _Checker(ast.NodeVisitor):
             self.report_attr(
                 node, "wall-clock", f"'.{attr}' reads the wall clock", "use now(), the environment's clock"
             )
+        elif attr in _PROCESS_STATE_ATTRS and not (attr == "timestamp" and _is_state(node)):
+            self.report_attr(node, "process-state", *_PROCESS_STATE_ATTRS[attr])
         else:
             return True
         return False
@@ -389,9 +433,13 @@ class _Checker(ast.NodeVisitor):
                     self.report(receiver, "format", f"format string: {exc}")
         elif attr in _STATE_ONLY_ATTRS and not (isinstance(receiver, ast.Name) and receiver.id == "state"):
             self.report_attr(node, "forbidden-attribute", f"'.{attr}' is not allowed", _STATE_ONLY_ATTRS[attr])
+        elif attr in _STRFTIME_METHODS and not self.is_called(node):
+            self.report_attr(node, "process-state", f"'.{attr}' may only be called directly, with a literal format")
         elif _allowed_module(module := self.static_of(receiver)):
             value, where = getattr(module, attr, _MISSING), f"{module.__name__}.{attr}"
-            if value is _MISSING:
+            if value is re.LOCALE:
+                self.report_attr(node, "process-state", *_PROCESS_STATE_ATTRS["LOCALE"])
+            elif value is _MISSING:
                 hint = _suggest(attr, (n for n in dir(module) if not n.startswith("_")))
                 self.report_attr(
                     node, "unknown-attribute", f"module '{module.__name__}' has no attribute '{attr}'", hint
@@ -425,6 +473,10 @@ class _Checker(ast.NodeVisitor):
             and len(parent.args) == 2
             and parent.args[1] is node
         )
+
+    def is_called(self, node: ast.expr) -> bool:
+        parent = self.parents.get(node)
+        return isinstance(parent, ast.Call) and parent.func is node
 
     def is_receiver(self, node: ast.expr) -> bool:
         parent = self.parents.get(node)
@@ -464,6 +516,8 @@ class _Checker(ast.NodeVisitor):
                             _suggest(alias.name, names))  # fmt: skip
             elif inspect.ismodule(value) and not _allowed_module(value):
                 self.report(alias, "forbidden-attribute", f"module '{node.module}.{alias.name}' is not allowed")
+            elif value is re.LOCALE:
+                self.report(alias, "process-state", *_PROCESS_STATE_ATTRS["LOCALE"])
 
     # -- scopes ---------------------------------------------------------
     def visit_arguments(self, node: ast.arguments) -> None:
@@ -521,13 +575,54 @@ class _Checker(ast.NodeVisitor):
     # -- calls ----------------------------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
         self.generic_visit(node)
+        self.check_sizes(node)
         func = node.func
         if isinstance(func, ast.Name) and func.id == "format" and self.is_global("format") and len(node.args) > 1:
             spec = node.args[1]
             if not (isinstance(spec, ast.Constant) and isinstance(spec.value, str)):
                 self.report(spec, "format", "the format spec of format() must be a string literal")
+            elif (problem := _bounds.format_spec_problem(spec.value)) is not None:
+                self.report(spec, "format", problem)
+        if isinstance(func, ast.Attribute) and func.attr in _STRFTIME_METHODS:
+            self.check_strftime(node, func.attr)
         if isinstance(func, ast.Name) and func.id == "ToolError" and self.is_global("ToolError"):
             self.check_tool_error(node)
+
+    def check_strftime(self, node: ast.Call, method: str) -> None:
+        index = _STRFTIME_METHODS[method]
+        given = node.args[index] if len(node.args) > index else next(
+            (kw.value for kw in node.keywords if kw.arg == "format"), None
+        )  # fmt: skip
+        if given is None:
+            return  # Python reports the missing argument when the call runs
+        if not (isinstance(given, ast.Constant) and isinstance(given.value, str)):
+            hint = "a format read at run time could ask for the locale's names (%a, %c, ...)"
+            self.report(given, "process-state", f"the format of '.{method}' must be a string literal", hint)
+        elif (problem := _bounds.strftime_problem(given.value)) is not None:
+            self.report(given, "process-state", problem)
+
+    def check_sizes(self, node: ast.AST) -> None:
+        for where, problem in _bounds.size_problems(node):
+            self.report(where, "bound", problem, "the run-time bound would stop it; compute only what you need")
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        self.generic_visit(node)
+        self.check_sizes(node)
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        self.generic_visit(node)
+        for part in node.values:
+            if isinstance(part, ast.FormattedValue) and isinstance(part.format_spec, ast.JoinedStr):
+                # Only the literal parts of a spec are known here; a nested {field} is bounded at run time.
+                literal = "".join(
+                    p.value for p in part.format_spec.values if isinstance(p, ast.Constant) and isinstance(p.value, str)
+                )
+                if (problem := _bounds.format_spec_problem(literal)) is not None:
+                    self.report(part.format_spec, "format", problem)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, bytes) and _LOCALE_INLINE_FLAG.search(node.value):
+            self.report(node, "process-state", "the inline flag '(?L)' makes matching follow the machine's locale")
 
     def check_tool_error(self, node: ast.Call) -> None:
         if not node.args or not (isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
@@ -604,7 +699,10 @@ class _Checker(ast.NodeVisitor):
 
     def visit_MatchClass(self, node: ast.MatchClass) -> None:
         for attr in node.kwd_attrs:
-            self.check_attr_name(node, attr)
+            if self.check_attr_name(node, attr) and attr in _CALL_ONLY_ATTRS:
+                # A class pattern hands out the bound method, which no receiver check would then see.
+                message = f"a class pattern may not capture '.{attr}'"
+                self.report(node, "forbidden-attribute", message, "call the method on the subject instead")
         self.generic_visit(node)
 
     def visit_MatchAs(self, node: ast.MatchAs | ast.MatchStar) -> None:
@@ -625,7 +723,16 @@ class _Checker(ast.NodeVisitor):
             self.report(node, "construct", construct[0], construct[1])
             if isinstance(node, ast.ClassDef | ast.Global | ast.Nonlocal):
                 return
+        if getattr(node, "type_params", None):  # def f[T: bound]() (Python 3.12): lazily evaluated bounds
+            self.report(node, "construct", "type parameters are not allowed", "annotate with the spec's types")
         super().generic_visit(node)
+
+
+def _is_state(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "state"
+
+
+_CALL_ONLY_ATTRS = frozenset({"format", "format_map", *_STRFTIME_METHODS, *_STATE_ONLY_ATTRS})
 
 
 def _all_args(args: ast.arguments) -> list[ast.arg]:
@@ -643,19 +750,30 @@ _CONSTRUCTS: dict[type[Any], tuple[str, str | None]] = {
     ast.AsyncWith: ("'async with' is not allowed", None),
     ast.With: ("'with' statements are not allowed", None),
 }
+if hasattr(ast, "TypeAlias"):  # Python 3.12: `type X = ...`, evaluated lazily, out of the checks' sight
+    _CONSTRUCTS[ast.TypeAlias] = ("'type' statements are not allowed", "annotate with the spec's types")
 _BODY_GLOBALS = BODY_NAMES | SAFE_BUILTINS
 _EXPRESSION_GLOBALS = EXPRESSION_NAMES | SAFE_BUILTINS
+
+
+def _fold(name: str) -> str:
+    return unicodedata.normalize("NFKC", name)
 
 
 def _normalize(source: str) -> list[Violation] | str:
     if len(source) > MAX_SOURCE_CHARS:
         return [Violation(1, 1, f"source is longer than {MAX_SOURCE_CHARS} characters", None, "size")]
     source = source.replace("\r\n", "\n").replace("\r", "\n")
+    # A form feed resets the tokenizer's indentation count, so a body pasted under a `def` could dedent out of
+    # it; other separators split lines for str.splitlines (and so textwrap) but not for the tokenizer; a NUL
+    # makes the module unimportable; bidirectional overrides make code read otherwise than it runs.
     for number, line in enumerate(source.split("\n"), 1):
-        for col, char in enumerate(line, 1):
-            if char in _BAD_CHARS or char == "\0":
-                hint = "write it as an escape inside a string literal"
-                return [Violation(number, col, f"character {char!r} is not allowed in code", hint, "syntax")]
+        index = bad_character(line)
+        if index is not None:
+            char = line[index]
+            hint = "write it as an escape inside a string literal"
+            message = f"character {char!r} ({describe_character(char)}) is not allowed in code"
+            return [Violation(number, index + 1, message, hint, "syntax")]
     return source
 
 
@@ -695,8 +813,11 @@ def check_body(
     """Check a tool body (the inside of a function; `return` allowed). Empty list = OK.
 
     `type_names` are the spec's record and object types, which local annotations may name;
-    `helpers` are the spec's shared functions, which the body may call.
+    `helpers` are the spec's shared functions, which the body may call and may not rebind.
+    Names are compared as Python reads them (NFKC-folded). The caller checks that no parameter
+    is itself an injected name (the loader reports that at the parameter).
     """
+    params, helpers, type_names = (frozenset(_fold(n) for n in names) for names in (params, helpers, type_names))
     normalized = _normalize(source)
     if isinstance(normalized, list):
         return normalized
@@ -707,14 +828,15 @@ def check_body(
     if (problem := _depth_problem(tree)) is not None:
         return [Violation(1, 1, problem, None, "size")]
     assert isinstance(tree, ast.Module)
-    checker = _Checker(lines, 4, _BODY_GLOBALS | frozenset(helpers), frozenset(params))
+    checker = _Checker(lines, 4, _BODY_GLOBALS | helpers, params, BODY_NAMES | helpers)
     checker.error_templates = error_templates
-    checker.type_names = frozenset(type_names)
+    checker.type_names = type_names
     if len(tree.body) != 1:
         checker.report(tree.body[1], "syntax", "code outside the body's indentation", "check the indentation")
     function = tree.body[0]
     assert isinstance(function, ast.FunctionDef)
     root = _bindings(function.body)
+    checker.values = checker.params - root.bound
     root.bound |= checker.params
     checker.run(ast.Module(body=[*function.body, *tree.body[1:]], type_ignores=[]), root)
     return _finish(checker, tree, "exec")
@@ -731,6 +853,6 @@ def check_expression(source: str) -> list[Violation]:
     if (problem := _depth_problem(tree)) is not None:
         return [Violation(1, 1, problem, None, "size")]
     assert isinstance(tree, ast.Expression)
-    checker = _Checker(normalized.split("\n"), 0, _EXPRESSION_GLOBALS, frozenset())
+    checker = _Checker(normalized.split("\n"), 0, _EXPRESSION_GLOBALS, frozenset(), EXPRESSION_NAMES)
     checker.run(tree, _bindings([tree]))
     return _finish(checker, tree, "eval")

@@ -31,19 +31,14 @@ from mcpfactory.errors import SpecError, SpecIssue
 from mcpfactory.runtime import Number
 from mcpfactory.spec import _restrict
 from mcpfactory.spec._model import EnvSpec, FieldSpec, ParamSpec
-from mcpfactory.spec._types import SCALARS, TypeExpr, TypeSyntaxError, literal_from_enum, parse_type
+from mcpfactory.spec._names import NameRules
+from mcpfactory.spec._text import printable
+from mcpfactory.spec._types import TypeExpr, TypeSyntaxError, literal_from_enum, parse_type
 
 __all__ = ["LoadedSpec", "ResolvedField", "ResolvedParam", "load_spec", "spec_sha256"]
 
 Loc = tuple[str | int, ...]
 TOOL_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,63}$")
-INJECTED = frozenset({"state", "rng", "now", "ToolError"})
-# Module-level names of a generated server.py, which tools and helpers (functions there too) must not shadow.
-MODULE_NAMES = frozenset(
-    {"now", "seed", "build", "main", "env", "State", "Collection", "Environment", "StateBase", "ToolError"}
-    | {"Number", "datetime", "random", "Path", "Annotated", "Any", "Literal", "NotRequired", "TypedDict"}
-    | {"ConfigDict", "Field", "with_config", "Server", "load_json_seed", "ENV_NAME", "SPEC_SHA256", "CLOCK", "POLICY"}
-)
 
 
 def _calls_names(source: str, names: set[str] | dict[str, Any]) -> set[str]:
@@ -369,9 +364,24 @@ class _Analysis:
         self.types: dict[str, list[ResolvedField]] = {}
         self.records: dict[str, str] = {c: s.record for c, s in spec.collections.items()}
         self.tool_errors: dict[str, dict[str, str]] = {}
+        self.names = NameRules(
+            types=[*spec.types, *self.records.values()],
+            tools=spec.tools,
+            helpers=spec.helpers,
+            invariants=[inv.name for inv in spec.invariants],
+        )
+
+    def check_name(self, loc: Loc, kind: str, name: str) -> bool:
+        """Report why `name` cannot name a `kind` at its key; True if it can."""
+        problem = self.names.problem(kind, name)
+        if problem is not None:
+            self.c.add(loc, problem[0], problem[1], at_key=kind != "record")
+        return problem is None
 
     def run(self) -> LoadedSpec | None:
         spec = self.spec
+        if keyword.iskeyword(spec.name):
+            self.c.add(("name",), f"environment name '{spec.name}' is a Python keyword", "it names a package")
         try:
             datetime.fromisoformat(spec.clock)
         except ValueError:
@@ -417,25 +427,21 @@ class _Analysis:
 
     def _declare_names(self) -> set[str]:
         known: set[str] = set()
-        reserved = {*SCALARS, "list", "dict", "Literal", "ref", "State", "Any", "Collection", "ToolError"}
         for name in self.spec.types:
-            if name in reserved or keyword.iskeyword(name) or not name.isidentifier():
-                self.c.add(("types", name), f"'{name}' cannot name a type", "use a CamelCase name", at_key=True)
+            self.check_name(("types", name), "type", name)
             known.add(name)
         for coll, coll_spec in self.spec.collections.items():
-            if not coll.isidentifier() or keyword.iskeyword(coll) or coll.startswith("_"):
-                self.c.add(
-                    ("collections", coll), f"'{coll}' cannot name a collection", "use a snake_case name", at_key=True
-                )
-            if coll_spec.record in known or coll_spec.record in reserved:
+            self.check_name(("collections", coll), "collection", coll)
+            if coll_spec.record in known:
                 self.c.add(("collections", coll, "record"), f"record type '{coll_spec.record}' is already declared")
+            else:
+                self.check_name(("collections", coll, "record"), "record", coll_spec.record)
             known.add(coll_spec.record)
         return known
 
     def _field(self, loc: Loc, name: str, raw: str | FieldSpec, known: set[str], colls: set[str]) -> ResolvedField:
         spec = raw if isinstance(raw, FieldSpec) else FieldSpec.model_validate({"type": raw})
-        if not name.isidentifier() or keyword.iskeyword(name):
-            self.c.add(loc, f"field name '{name}' is not a valid identifier", at_key=True)
+        self.check_name(loc, "field", name)
         type_loc = (*loc, "type") if isinstance(raw, FieldSpec) else loc
         try:
             expr = parse_type(spec.type, known, colls)
@@ -559,10 +565,7 @@ class _Analysis:
         for pname, raw in raw_params.items():
             ploc = (*owner, "params", pname)
             spec = raw if isinstance(raw, ParamSpec) else ParamSpec.model_validate({"type": raw})
-            if not pname.isidentifier() or keyword.iskeyword(pname) or pname.startswith("_"):
-                self.c.add(ploc, f"parameter name '{pname}' is not a valid identifier", at_key=True)
-            elif pname in INJECTED:
-                self.c.add(ploc, f"parameter name '{pname}' is reserved for the body's scope", at_key=True)
+            self.check_name(ploc, "parameter", pname)
             try:
                 expr = parse_type(spec.type, known, colls)
             except TypeSyntaxError as exc:
@@ -594,13 +597,9 @@ class _Analysis:
         self, known: set[str], colls: set[str], python_types: dict[str, Any]
     ) -> dict[str, tuple[list[ResolvedParam], TypeExpr]]:
         helpers: dict[str, tuple[list[ResolvedParam], TypeExpr]] = {}
-        reserved = {*INJECTED, *MODULE_NAMES, *_restrict.SAFE_BUILTINS, *self.spec.tools, *known}
         for name, helper in self.spec.helpers.items():
             hloc: Loc = ("helpers", name)
-            if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
-                self.c.add(hloc, f"helper name '{name}' is not a valid identifier", at_key=True)
-            elif name in reserved:
-                self.c.add(hloc, f"helper name '{name}' is already taken (a tool, type or name in scope)", at_key=True)
+            self.check_name(hloc, "helper", name)
             params = self._params(hloc, helper.params, known, colls, python_types)
             seen_default = False
             for param in params:
@@ -666,9 +665,10 @@ class _Analysis:
         for tool_name, tool in self.spec.tools.items():
             tloc: Loc = ("tools", tool_name)
             if not TOOL_NAME.match(tool_name) or keyword.iskeyword(tool_name):
-                self.c.add(tloc, f"tool name '{tool_name}' must match ^[a-zA-Z][a-zA-Z0-9_]{{0,63}}$", at_key=True)
-            elif tool_name in MODULE_NAMES or tool_name in known:
-                self.c.add(tloc, f"tool name '{tool_name}' is taken by the generated module", at_key=True)
+                shown = printable(tool_name)
+                self.c.add(tloc, f"tool name '{shown}' must match ^[a-zA-Z][a-zA-Z0-9_]{{0,63}}$", at_key=True)
+            else:
+                self.check_name(tloc, "tool", tool_name)
             if not tool.description.strip():
                 self.c.add((*tloc, "description"), "empty description", "say what the tool does for the agent")
             params = self._params(tloc, tool.params, known, colls, python_types)
@@ -747,5 +747,7 @@ class _Analysis:
             loc: Loc = ("invariants", index)
             if inv.name in seen:
                 self.c.add((*loc, "name"), f"duplicate invariant '{inv.name}'")
+            else:
+                self.check_name((*loc, "name"), "invariant", inv.name)
             seen.add(inv.name)
             self._check_code((*loc, "check"), inv.check)

@@ -44,10 +44,13 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         print("generated files are out of date with their specs (run: mcpfactory compile):", file=sys.stderr)
         for path in drifted:
             print(f"  {path}", file=sys.stderr)
+    if failed:
+        return 2  # a spec that does not load is bad input, answered as argparse answers bad arguments
+    if drifted:
         return 1
-    if args.check and not failed:
+    if args.check:
         print(f"{len(_specs(args.specs))} server(s) match their specs")
-    return 1 if failed else 0
+    return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import ast
 import difflib
 import hashlib
-import json
 import keyword
+import math
 import re
 import textwrap
 from collections.abc import Iterable
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Literal, NotRequired
 
 import pydantic
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -30,9 +29,10 @@ from typing_extensions import TypedDict
 from mcpfactory.errors import SpecError, SpecIssue
 from mcpfactory.runtime import Number
 from mcpfactory.spec import _restrict
+from mcpfactory.spec._input import MAX_DATA_BYTES, MAX_SPEC_BYTES, InputProblem, load_json, load_yaml, read_text
 from mcpfactory.spec._model import EnvSpec, FieldSpec, ParamSpec
 from mcpfactory.spec._names import NameRules
-from mcpfactory.spec._text import printable
+from mcpfactory.spec._text import bad_character, describe_character, printable, visible
 from mcpfactory.spec._types import TypeExpr, TypeSyntaxError, literal_from_enum, parse_type
 
 __all__ = ["LoadedSpec", "ResolvedField", "ResolvedParam", "load_spec", "spec_sha256"]
@@ -124,7 +124,10 @@ class _Source:
         for index, part in enumerate(loc):
             last = index == len(loc) - 1
             if isinstance(node, CommentedMap) and part in node:
-                line, col = node.lc.key(part) if (last and at_key) else node.lc.value(part)
+                try:
+                    line, col = node.lc.key(part) if (last and at_key) else node.lc.value(part)
+                except KeyError:  # a key merged in from an anchor (<<: *base): blame the mapping
+                    line, col = node.lc.line, node.lc.col
                 node = node[part]
             elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
                 line, col = node.lc.item(part)
@@ -187,6 +190,49 @@ def _suggest(word: str, options: Iterable[str]) -> str | None:
     return f"did you mean '{close[0]}'?" if close else None
 
 
+def _reaches_code(loc: Loc) -> bool:
+    """Whether the text at `loc` is written into the generated server by the compiler, outside the code checks.
+
+    Bodies and invariant checks are code, checked with exact positions by `_restrict`; examples are run by the
+    verifier and never written into the server.
+    """
+    if len(loc) >= 3 and loc[0] in ("tools", "helpers") and loc[2] == "body":
+        return False
+    if len(loc) >= 3 and loc[0] == "invariants" and loc[2] == "check":
+        return False
+    return not (len(loc) >= 3 and loc[0] == "tools" and loc[2] == "examples")
+
+
+def _value_issues(checker: _Checker, data: dict[str, Any]) -> None:
+    """Report characters that may not reach generated code, and values that are not JSON, where they are."""
+    stack: list[tuple[Loc, Any]] = [((), data)]
+    while stack:
+        loc, node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                child = (*loc, key)
+                index = bad_character(key) if _reaches_code(child) else None
+                if index is not None:
+                    checker.add(
+                        child, f"character {describe_character(key[index])} is not allowed in a name", at_key=True
+                    )
+                stack.append((child, value))
+        elif isinstance(node, list):
+            stack.extend(((*loc, index), value) for index, value in enumerate(node))
+        elif isinstance(node, str):
+            index = bad_character(node) if _reaches_code(loc) else None
+            if index is not None:
+                message = f"character {describe_character(node[index])} is not allowed here: the text reaches the generated server"
+                checker.add(loc, message, "remove it; write a line break as a line break")
+        elif isinstance(node, float) and not math.isfinite(node):
+            checker.add(loc, f"{node} is not a JSON number", "JSON has no NaN or infinity; use null or a string")
+        elif not isinstance(node, int | float | bool) and node is not None:
+            what = {"date": "a date", "datetime": "a date and time", "TimeStamp": "a date and time"}.get(
+                type(node).__name__, f"a {type(node).__name__}"
+            )
+            checker.add(loc, f"this value is read as {what}, which is not JSON", "quote it to keep it as text")
+
+
 # --------------------------------------------------------------------------- checking
 
 
@@ -202,9 +248,15 @@ class _Checker:
     def add_at(self, loc: Loc, line: int, col: int, message: str, hint: str | None = None) -> None:
         self._append(loc, line, col, message, hint)
 
-    def _append(self, loc: Loc, line: int, col: int, message: str, hint: str | None) -> None:
-        path = ".".join(str(part) for part in loc)
-        self.issues.append(SpecIssue(self.source.display, line, col, path, message, hint))
+    def _append(self, loc: Loc, line: int, col: int, message: str, hint: str | None, file: str | None = None) -> None:
+        # User text quoted in a message (a key, a value) may hold control characters: keep the line one line.
+        path = visible(".".join(str(part) for part in loc))
+        issue = SpecIssue(file or self.source.display, line, col, path, visible(message), hint and visible(hint))
+        self.issues.append(issue)
+
+    def add_in(self, file: Path, loc: Loc, problem: InputProblem) -> None:
+        """Report a problem located in another file than the spec (a seed file)."""
+        self._append(loc, problem.line, problem.col, problem.message, problem.hint, _display_path(file))
 
     def type_issue(self, loc: Loc, exc: TypeSyntaxError) -> None:
         line, col = self.source.position(loc)
@@ -311,22 +363,33 @@ def _typed_dict(name: str, fields: list[ResolvedField], named: dict[str, Any]) -
 # --------------------------------------------------------------------------- the loader
 
 
+def _file_error(path: Path, line: int, col: int, message: str, hint: str | None = None) -> SpecError:
+    return SpecError([SpecIssue(_display_path(path), line, col, "", visible(message), hint and visible(hint))])
+
+
 def _yaml_error(path: Path, mark: Any, message: str, hint: str | None = None) -> SpecError:
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    return SpecError([SpecIssue(_display_path(path), line, col, "", message, hint)])
+    return _file_error(path, line, col, message, hint)
 
 
 def load_spec(path: str | Path) -> LoadedSpec:
-    """Load and check a spec file; raise `SpecError` listing every mistake."""
+    """Load and check a spec file; raise `SpecError` listing every mistake.
+
+    The file and every seed file it names are read within bounds (size,
+    encoding, nesting, alias expansion, number length: see `_input`), so a
+    hostile file fails in seconds with a located error, never a traceback.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, MAX_SPEC_BYTES, "spec")
+    except InputProblem as exc:
+        raise _file_error(path, exc.line, exc.col, exc.message, exc.hint) from None
     except OSError as exc:
-        raise SpecError([SpecIssue(_display_path(path), 1, 1, "", f"cannot read spec: {exc.strerror}")]) from None
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+        raise _file_error(path, 1, 1, f"cannot read spec: {exc.strerror or 'no such file'}") from None
     try:
-        root = yaml.load(text)
+        root = load_yaml(text)
+    except InputProblem as exc:
+        raise _file_error(path, exc.line, exc.col, exc.message, exc.hint) from None
     except DuplicateKeyError as exc:
         key = (exc.problem or "").split('"')[1] if '"' in (exc.problem or "") else "?"
         hint = "each tool, collection, type and field name may appear once"
@@ -341,6 +404,9 @@ def load_spec(path: str | Path) -> LoadedSpec:
     data = _plain(root)
     if not isinstance(data, dict):
         checker.add((), "a spec is a YAML mapping with name, description, collections and tools")
+        raise SpecError(checker.issues)
+    _value_issues(checker, data)
+    if checker.issues:
         raise SpecError(checker.issues)
     try:
         spec = EnvSpec.model_validate(data)
@@ -550,11 +616,11 @@ class _Analysis:
             self.c.add(loc, f"seed file {relative!r} is outside the spec's folder")
             return None
         try:
-            return json.loads(data_path.read_text(encoding="utf-8"))
+            return load_json(read_text(data_path, MAX_DATA_BYTES, "seed file"))
         except OSError:
             self.c.add(loc, f"seed file {relative!r} not found", f"expected at {_display_path(data_path)}")
-        except json.JSONDecodeError as exc:
-            self.c.add(loc, f"seed file {relative!r} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        except InputProblem as problem:
+            self.c.add_in(data_path, loc, problem)
         return None
 
     def _params(

@@ -57,7 +57,7 @@ __all__ = [
 MAX_SPEC_BYTES = 1024 * 1024
 MAX_DATA_BYTES = 32 * 1024 * 1024
 MAX_DEPTH = 64
-MAX_NODES = 50_000  # YAML nodes after expanding every alias (the catalog's largest spec has about 3,500)
+MAX_NODES = 20_000  # YAML nodes after expanding every alias (the largest catalog spec has 4,190)
 MAX_NUMBER_CHARS = 100
 
 _OTHER_BOMS = [
@@ -89,8 +89,12 @@ def _where(data: bytes, offset: int) -> tuple[int, int]:
     return data.count(b"\n", 0, offset) + 1, len(data[start:offset].decode("utf-8", "replace")) + 1
 
 
-def read_text(path: Path, limit: int, what: str) -> str:
-    """Read a UTF-8 text file of at most `limit` bytes; raise `InputProblem` (or OSError if it cannot be opened)."""
+def read_text(path: Path, limit: int, what: str, *, allow_bom: bool = True) -> str:
+    """Read a UTF-8 text file of at most `limit` bytes; raise `InputProblem` (or OSError if it cannot be opened).
+
+    A UTF-8 byte order mark is skipped, or refused where the file's other reader would not skip it
+    (`allow_bom=False`: the generated server reads seed files with the standard JSON parser).
+    """
     if not path.is_file():
         kind = "a folder" if path.is_dir() else "not a regular file" if path.exists() else None
         if kind is None:
@@ -104,6 +108,8 @@ def read_text(path: Path, limit: int, what: str) -> str:
         if data.startswith(bom):
             raise InputProblem(1, 1, f"the {what} is encoded as {encoding}", "save it as UTF-8")
     if data.startswith(_UTF8_BOM):
+        if not allow_bom:
+            raise InputProblem(1, 1, f"the {what} starts with a UTF-8 byte order mark", "save it without one")
         data = data[len(_UTF8_BOM) :]
     nul = data.find(b"\x00")
     if nul != -1:
@@ -114,7 +120,7 @@ def read_text(path: Path, limit: int, what: str) -> str:
     except UnicodeDecodeError as exc:
         line, col = _where(data, exc.start)
         raise InputProblem(
-            line, col, f"the {what} is not UTF-8: byte 0x{data[exc.start]:02x} here is an {exc.reason}",
+            line, col, f"the {what} is not UTF-8 ({exc.reason}, from byte 0x{data[exc.start]:02x})",
             "save it as UTF-8",
         ) from None  # fmt: skip
 

@@ -616,7 +616,7 @@ class _Analysis:
             self.c.add(loc, f"seed file {relative!r} is outside the spec's folder")
             return None
         try:
-            return load_json(read_text(data_path, MAX_DATA_BYTES, "seed file"))
+            return load_json(read_text(data_path, MAX_DATA_BYTES, "seed file", allow_bom=False))
         except OSError:
             self.c.add(loc, f"seed file {relative!r} not found", f"expected at {_display_path(data_path)}")
         except InputProblem as problem:

@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 
 from mcpfactory.runtime import StateBase
-from mcpfactory.spec._text import printable
+from mcpfactory.spec._text import describe_character, printable
 
 __all__ = ["BUILTIN_NAMES", "INJECTED", "MODULE_NAMES", "STATE_ATTRIBUTES", "NameRules", "fold"]
 
@@ -39,6 +39,8 @@ BUILTIN_NAMES = frozenset(
 )
 # A collection is set as an attribute of the state object, over anything of that name on the class.
 STATE_ATTRIBUTES = frozenset(name for name in dir(StateBase) if not name.startswith("_"))
+# Module-level names and state attributes: a look-alike letter (a Cyrillic U+0435 in 'len') passes for another name.
+_ASCII_KINDS = frozenset({"type", "record", "tool", "helper", "invariant", "collection"})
 _TYPE_SYNTAX = frozenset({"str", "int", "float", "bool", "any", "None", "list", "dict", "Literal", "ref"})
 
 
@@ -82,6 +84,12 @@ class NameRules:
         if folded != name:
             clash = f", which is {taken[folded]}" if folded in taken else ""
             return f"{kind} name '{shown}' reads as '{folded}' in Python (Unicode NFKC){clash}", f"write '{folded}'"
+        if kind in _ASCII_KINDS and not name.isascii():
+            char = next(c for c in name if not c.isascii())
+            return (
+                f"{kind} name '{shown}' holds the non-ASCII character {describe_character(char)}",
+                "names of the generated module are ASCII, so that each reads as what it is",
+            )
         if folded in taken:
             hint = "choose another name"
             if kind == "parameter":

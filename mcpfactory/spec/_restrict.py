@@ -534,6 +534,9 @@ class _Checker(ast.NodeVisitor):
             self.report(node, "construct", "async functions are not allowed")
         for decorator in node.decorator_list:
             self.report(decorator, "construct", "decorators are not allowed", "call the function explicitly")
+        if getattr(node, "type_params", None):  # def f[T: bound]() (Python 3.12): lazily evaluated bounds
+            self.report(node, "construct", "type parameters are not allowed", "annotate with the spec's types")
+            return
         self.bind(node, node.name)
         self.visit(node.args)
         if node.returns is not None:
@@ -618,7 +621,7 @@ class _Checker(ast.NodeVisitor):
                     p.value for p in part.format_spec.values if isinstance(p, ast.Constant) and isinstance(p.value, str)
                 )
                 if (problem := _bounds.format_spec_problem(literal)) is not None:
-                    self.report(part.format_spec, "format", problem)
+                    self.report(node, "format", problem)  # the spec's own position differs between Python versions
 
     def visit_Constant(self, node: ast.Constant) -> None:
         if isinstance(node.value, bytes) and _LOCALE_INLINE_FLAG.search(node.value):
@@ -772,7 +775,7 @@ def _normalize(source: str) -> list[Violation] | str:
         if index is not None:
             char = line[index]
             hint = "write it as an escape inside a string literal"
-            message = f"character {char!r} ({describe_character(char)}) is not allowed in code"
+            message = f"character {describe_character(char)} is not allowed in code"
             return [Violation(number, index + 1, message, hint, "syntax")]
     return source
 

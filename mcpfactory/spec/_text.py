@@ -31,6 +31,8 @@ def bad_character(text: str) -> int | None:
 
 def describe_character(char: str) -> str:
     """Name a character for an error message: `U+202E (RIGHT-TO-LEFT OVERRIDE)`."""
+    if "\ud800" <= char <= "\udfff":
+        return f"U+{ord(char):04X} (a lone surrogate, half of a character)"
     name = _NAMES.get(char) or unicodedata.name(char, "a control character")
     return f"U+{ord(char):04X} ({name})"
 

@@ -10,7 +10,6 @@ import ast
 import difflib
 import hashlib
 import keyword
-import math
 import re
 import textwrap
 from collections.abc import Iterable
@@ -20,10 +19,8 @@ from pathlib import Path
 from typing import Any, Literal, NotRequired
 
 import pydantic
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 from typing_extensions import TypedDict
 
 from mcpfactory.errors import SpecError, SpecIssue
@@ -32,12 +29,12 @@ from mcpfactory.spec import _restrict
 from mcpfactory.spec._input import MAX_DATA_BYTES, MAX_SPEC_BYTES, InputProblem, load_json, load_yaml, read_text
 from mcpfactory.spec._model import EnvSpec, FieldSpec, ParamSpec
 from mcpfactory.spec._names import NameRules
-from mcpfactory.spec._text import bad_character, describe_character, printable, visible
+from mcpfactory.spec._source import Loc, Source, display_path, plain, value_issues
+from mcpfactory.spec._text import printable, visible
 from mcpfactory.spec._types import TypeExpr, TypeSyntaxError, literal_from_enum, parse_type
 
 __all__ = ["LoadedSpec", "ResolvedField", "ResolvedParam", "load_spec", "spec_sha256"]
 
-Loc = tuple[str | int, ...]
 TOOL_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,63}$")
 
 
@@ -107,137 +104,16 @@ def spec_sha256(path: Path, data_files: Iterable[Path] = ()) -> str:
     return digest.hexdigest()
 
 
-# --------------------------------------------------------------------------- positions
-
-
-class _Source:
-    """The parsed YAML tree, used to turn a field path into a line and column."""
-
-    def __init__(self, path: Path, text: str, root: Any) -> None:
-        self.path = path
-        self.display = _display_path(path)
-        self.lines = text.splitlines()
-        self.root = root
-
-    def position(self, loc: Loc, *, at_key: bool = False) -> tuple[int, int]:
-        node, line, col = self.root, 0, 0
-        for index, part in enumerate(loc):
-            last = index == len(loc) - 1
-            if isinstance(node, CommentedMap) and part in node:
-                try:
-                    line, col = node.lc.key(part) if (last and at_key) else node.lc.value(part)
-                except KeyError:  # a key merged in from an anchor (<<: *base): blame the mapping
-                    line, col = node.lc.line, node.lc.col
-                node = node[part]
-            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-                line, col = node.lc.item(part)
-                node = node[part]
-            elif isinstance(node, CommentedMap | CommentedSeq):
-                line, col = node.lc.line, node.lc.col
-                break
-            else:
-                break
-        return line + 1, col + 1
-
-    def body_position(self, loc: Loc, body_line: int, body_col: int) -> tuple[int, int]:
-        """Locate a line/column inside a string value (a body or expression)."""
-        line, col = self.position(loc)
-        value = self._value(loc)
-        if isinstance(value, LiteralScalarString | FoldedScalarString):
-            first = line  # the indicator's line (1-based) is the line before the content
-            content_line = first + body_line
-            text = self.lines[content_line - 1] if content_line - 1 < len(self.lines) else ""
-            indent = len(text) - len(text.lstrip(" "))
-            return content_line, indent + body_col
-        quoted = 1 if line - 1 < len(self.lines) and self.lines[line - 1][col - 1 : col] in ("'", '"') else 0
-        return line + body_line - 1, col + quoted + body_col - 1
-
-    def _value(self, loc: Loc) -> Any:
-        node = self.root
-        for part in loc:
-            try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
-                return None
-        return node
-
-
-def _display_path(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, bool):  # ruamel's scalar subclasses, back to plain JSON values
-        return bool(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    return node
-
-
 def _suggest(word: str, options: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
-
-
-def _reaches_code(loc: Loc) -> bool:
-    """Whether the text at `loc` is written into the generated server by the compiler, outside the code checks.
-
-    Bodies and invariant checks are code, checked with exact positions by `_restrict`; examples are run by the
-    verifier and never written into the server.
-    """
-    if len(loc) >= 3 and loc[0] in ("tools", "helpers") and loc[2] == "body":
-        return False
-    if len(loc) >= 3 and loc[0] == "invariants" and loc[2] == "check":
-        return False
-    return not (len(loc) >= 3 and loc[0] == "tools" and loc[2] == "examples")
-
-
-def _value_issues(checker: _Checker, data: dict[str, Any]) -> None:
-    """Report characters that may not reach generated code, and values that are not JSON, where they are."""
-    stack: list[tuple[Loc, Any]] = [((), data)]
-    while stack:
-        loc, node = stack.pop()
-        if isinstance(node, dict):
-            for key, value in node.items():
-                child = (*loc, key)
-                index = bad_character(key) if _reaches_code(child) else None
-                if index is not None:
-                    checker.add(
-                        child, f"character {describe_character(key[index])} is not allowed in a name", at_key=True
-                    )
-                stack.append((child, value))
-        elif isinstance(node, list):
-            stack.extend(((*loc, index), value) for index, value in enumerate(node))
-        elif isinstance(node, str):
-            index = bad_character(node) if _reaches_code(loc) else None
-            if index is not None:
-                message = f"character {describe_character(node[index])} is not allowed here: the text reaches the generated server"
-                checker.add(loc, message, "remove it; write a line break as a line break")
-        elif isinstance(node, float) and not math.isfinite(node):
-            checker.add(loc, f"{node} is not a JSON number", "JSON has no NaN or infinity; use null or a string")
-        elif not isinstance(node, int | float | bool) and node is not None:
-            what = {"date": "a date", "datetime": "a date and time", "TimeStamp": "a date and time"}.get(
-                type(node).__name__, f"a {type(node).__name__}"
-            )
-            checker.add(loc, f"this value is read as {what}, which is not JSON", "quote it to keep it as text")
 
 
 # --------------------------------------------------------------------------- checking
 
 
 class _Checker:
-    def __init__(self, source: _Source) -> None:
+    def __init__(self, source: Source) -> None:
         self.source = source
         self.issues: list[SpecIssue] = []
 
@@ -256,7 +132,7 @@ class _Checker:
 
     def add_in(self, file: Path, loc: Loc, problem: InputProblem) -> None:
         """Report a problem located in another file than the spec (a seed file)."""
-        self._append(loc, problem.line, problem.col, problem.message, problem.hint, _display_path(file))
+        self._append(loc, problem.line, problem.col, problem.message, problem.hint, display_path(file))
 
     def type_issue(self, loc: Loc, exc: TypeSyntaxError) -> None:
         line, col = self.source.position(loc)
@@ -364,7 +240,7 @@ def _typed_dict(name: str, fields: list[ResolvedField], named: dict[str, Any]) -
 
 
 def _file_error(path: Path, line: int, col: int, message: str, hint: str | None = None) -> SpecError:
-    return SpecError([SpecIssue(_display_path(path), line, col, "", visible(message), hint and visible(hint))])
+    return SpecError([SpecIssue(display_path(path), line, col, "", visible(message), hint and visible(hint))])
 
 
 def _yaml_error(path: Path, mark: Any, message: str, hint: str | None = None) -> SpecError:
@@ -398,14 +274,15 @@ def load_spec(path: str | Path) -> LoadedSpec:
         mark = exc.problem_mark or exc.context_mark
         raise _yaml_error(path, mark, f"invalid YAML: {exc.problem or exc.context}") from None
     except YAMLError as exc:
-        raise SpecError([SpecIssue(_display_path(path), 1, 1, "", f"invalid YAML: {exc}")]) from None
-    source = _Source(path, text, root)
+        raise SpecError([SpecIssue(display_path(path), 1, 1, "", f"invalid YAML: {exc}")]) from None
+    source = Source(path, text, root)
     checker = _Checker(source)
-    data = _plain(root)
+    data = plain(root)
     if not isinstance(data, dict):
         checker.add((), "a spec is a YAML mapping with name, description, collections and tools")
         raise SpecError(checker.issues)
-    _value_issues(checker, data)
+    for loc, problem, suggestion, at_key in value_issues(data):
+        checker.add(loc, problem, suggestion, at_key=at_key)
     if checker.issues:
         raise SpecError(checker.issues)
     try:
@@ -618,7 +495,7 @@ class _Analysis:
         try:
             return load_json(read_text(data_path, MAX_DATA_BYTES, "seed file", allow_bom=False))
         except OSError:
-            self.c.add(loc, f"seed file {relative!r} not found", f"expected at {_display_path(data_path)}")
+            self.c.add(loc, f"seed file {relative!r} not found", f"expected at {display_path(data_path)}")
         except InputProblem as problem:
             self.c.add_in(data_path, loc, problem)
         return None

@@ -25,17 +25,25 @@ tree and rejects everything that could lead elsewhere:
   of reach of a static check; see the runtime);
 - format-string attribute walks (`"{0.__class__}".format`, `string.Formatter`),
   the wall clock, `global`/`nonlocal`, classes, decorators, generators, async,
-  `with`, catch-alls that would swallow `ToolError`.
+  `with`, catch-alls that would swallow `ToolError`;
+- rebinding a name every body is given (`state`, `rng`, `now`, `ToolError`, the
+  helpers) anywhere, since the checks above assume what those names are; names
+  are compared as Python reads them, folded to NFKC;
+- what makes a result depend on the machine: the time zone (`astimezone`,
+  `timestamp`) and the locale (strftime names, the `n` format, `re.LOCALE`);
+- what can be seen from the source to build too much (`_bounds`: constant
+  exponents, repetitions, format widths), and control or bidi characters.
 
 Everything this module lets through runs as an ordinary function of the
 generated server module, with that module's globals (`random`, `datetime`, ...)
 and the real builtins one lookup away: name resolution here is what keeps them
 out of reach, so a load that no scope binds is always an error. The runtime
 guards are the other half: records handed out read-only, writes checked per
-call and per tool effect. Resource limits (`while True`, a huge power) are the
-runtime's business, not this module's. Deliberate leniencies: the bare name `_`
-(a throwaway) is allowed, and a tool parameter may shadow a forbidden builtin
-(`type`, `id`), since the load then reads the parameter.
+call and per tool effect, and a bound on each call's CPU time and memory for
+what depends on run-time values (`while True`, `"x" * count`). Deliberate
+leniencies: the bare name `_` (a throwaway) is allowed, and a tool parameter may
+shadow a builtin (`type`, `id`, `zip`), since the load then reads the parameter
+(calling it is reported).
 """
 
 from __future__ import annotations
@@ -51,10 +59,51 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, TypeGuard
+from typing import TypeGuard
 
 from mcpfactory.spec import _bounds
+from mcpfactory.spec._rules import (
+    ALLOWED_IMPORTS,
+    ALLOWED_MODULES,
+    ANNOTATION_NAMES,
+    ANNOTATION_NODES,
+    BLOCKED_ATTRS,
+    BODY_NAMES,
+    BUILTIN_TYPES,
+    CALL_ONLY_ATTRS,
+    CATCH_HINT,
+    CONSTRUCTS,
+    EXPRESSION_NAMES,
+    FORBIDDEN_NAMES,
+    IMPORT_HINTS,
+    INTROSPECTION_ATTRS,
+    LOCALE_INLINE_FLAG,
+    MUTATORS,
+    PROCESS_STATE_ATTRS,
+    SAFE_BUILTINS,
+    SETATTR_HINT,
+    STATE_ONLY_ATTRS,
+    STRFTIME_METHODS,
+    WALL_CLOCK_ATTRS,
+    container_type_message,
+    is_container_type,
+)
 from mcpfactory.spec._text import bad_character, describe_character
+
+__all__ = [
+    "ALLOWED_IMPORTS",
+    "BODY_NAMES",
+    "EXPRESSION_NAMES",
+    "FORBIDDEN_NAMES",
+    "MAX_NESTING",
+    "MAX_SOURCE_CHARS",
+    "SAFE_BUILTINS",
+    "VIOLATION_CODES",
+    "Violation",
+    "check_body",
+    "check_expression",
+    "template_fields",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,99 +124,6 @@ VIOLATION_CODES = frozenset(
     }
 )  # fmt: skip
 
-ALLOWED_IMPORTS = frozenset(
-    {"math", "re", "datetime", "json", "string", "itertools", "functools", "collections", "statistics", "decimal"}
-    | {"fractions", "copy"}
-)
-_ALLOWED_MODULES = ALLOWED_IMPORTS | {"collections.abc"}
-SAFE_BUILTINS = frozenset(
-    {
-        "abs", "all", "any", "bool", "chr", "dict", "divmod", "enumerate", "filter", "float", "format",
-        "frozenset", "int", "isinstance", "iter", "len", "list", "map", "max", "min", "next", "ord", "pow",
-        "range", "repr", "reversed", "round", "set", "slice", "sorted", "str", "sum", "tuple", "zip",
-        "ArithmeticError", "AssertionError", "IndexError", "KeyError", "LookupError", "NotImplementedError",
-        "OverflowError", "RuntimeError", "StopIteration", "TypeError", "ValueError", "ZeroDivisionError",
-    }
-)  # fmt: skip
-BODY_NAMES = frozenset({"state", "rng", "now", "ToolError"})
-EXPRESSION_NAMES = frozenset({"state"})
-
-_CODE_HINT = "bodies cannot run dynamic code"
-_ATTR_HINT = "use attribute syntax (x.name), or subscripts for records (record['field'])"
-_SETATTR_HINT = "bodies may not set attributes; records are dicts: use record['field'] = value"
-_CATCH_HINT = "raise ToolError for domain errors; catch specific exceptions such as KeyError"
-FORBIDDEN_NAMES: Mapping[str, str | None] = {
-    "exec": _CODE_HINT, "eval": _CODE_HINT, "compile": _CODE_HINT, "__import__": "import an allowed module",
-    "open": "bodies have no file access; keep data in state", "input": None, "help": None, "exit": None,
-    "quit": None, "breakpoint": None, "print": "return the value instead of printing it",
-    "getattr": _ATTR_HINT, "setattr": _ATTR_HINT, "delattr": _ATTR_HINT, "hasattr": _ATTR_HINT,
-    "vars": None, "globals": None, "locals": None, "dir": None, "id": None, "memoryview": None,
-    "type": "use isinstance() to test a type", "object": None, "super": None, "classmethod": None,
-    "staticmethod": None, "property": None, "issubclass": "use isinstance()",
-    "Exception": _CATCH_HINT, "BaseException": _CATCH_HINT,
-}  # fmt: skip
-
-# Attributes that reach frames, code or globals without an underscore.
-_INTROSPECTION_ATTRS = frozenset(
-    {
-        "gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "cr_origin", "ag_frame", "ag_code",
-        "ag_await", "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "f_trace", "tb_frame", "co_code",
-        "co_consts", "func_globals", "func_code", "im_func", "im_self", "mro",
-    }
-)  # fmt: skip
-# Gadgets and shared mutable state in allowed modules, refused under any receiver.
-_DECIMAL_HINT = "the decimal context is shared by the process; use a decimal.Context(...) of your own"
-_BLOCKED_ATTRS: Mapping[str, str] = {
-    **dict.fromkeys(["getcontext", "setcontext", "localcontext", "DefaultContext", "BasicContext"], _DECIMAL_HINT),
-    "ExtendedContext": _DECIMAL_HINT,
-    "Formatter": "string.Formatter resolves attributes by name; use f-strings",
-    "update_wrapper": "it copies attributes by name",
-    "wraps": "it copies attributes by name",
-    "dispatch_table": "it is shared by the whole process",
-    "default_factory": "it hands out the factory class; build the value you need directly",
-}
-# Allowed only as collection names on `state`: ABC registration is process-wide, NormalDist.samples is unseeded.
-_STATE_ONLY_ATTRS = {"register": "it changes process-wide state", "samples": "use rng for random draws"}
-# Mutating methods taken unbound from a class (`dict.update(record, ...)`) skip the read-only overrides.
-_BUILTIN_TYPES: Mapping[str, type] = {"dict": dict, "list": list, "set": set}
-_MUTATORS = frozenset(
-    {"append", "extend", "insert", "remove", "sort", "reverse", "clear", "pop", "popitem", "setdefault", "update"}
-    | {"add", "discard", "difference_update", "intersection_update", "symmetric_difference_update"}
-)
-
-
-def _is_container_type(value: object) -> bool:
-    return isinstance(value, type) and issubclass(value, dict | list | set)
-
-
-def _CONTAINER_TYPE_MESSAGE(name: str) -> tuple[str, str]:
-    # Any handle on the class itself (`f = dict; f.update(record, ...)`, `max(list, list)`,
-    # `defaultdict(list).default_factory`) reaches its unbound methods, which skip the read-only overrides.
-    return (
-        f"'{name}' may only be called, or passed to isinstance() or defaultdict()",
-        "build a new value with it, e.g. dict(record) or list(items)",
-    )
-
-
-_ANNOTATION_NAMES = frozenset({"str", "int", "float", "bool", "list", "dict", "set", "tuple", "Any", "None"})
-_ANNOTATION_NODES = (ast.Name, ast.Subscript, ast.Tuple, ast.BinOp, ast.BitOr, ast.Constant, ast.Load)
-_WALL_CLOCK_ATTRS = frozenset({"now", "today", "utcnow", "fromtimestamp", "utcfromtimestamp"})
-# Methods whose result depends on the machine's time zone or locale, not only on their arguments.
-_EPOCH_HINT = "compute it from the clock: (moment - datetime.datetime(1970, 1, 1)).total_seconds()"
-_PROCESS_STATE_ATTRS: Mapping[str, tuple[str, str]] = {
-    "astimezone": (
-        "'.astimezone' reads the machine's time zone",
-        "attach a fixed zone instead: moment.replace(tzinfo=datetime.timezone.utc)",
-    ),
-    "timestamp": ("'.timestamp' reads the machine's time zone for a naive datetime", _EPOCH_HINT),
-    "LOCALE": ("'re.LOCALE' makes matching follow the machine's locale", "drop the flag"),
-}
-_STRFTIME_METHODS = {"strftime": 0, "strptime": 1}  # method -> index of its format argument
-_LOCALE_INLINE_FLAG = re.compile(rb"\(\?[aiLmsux]*L")
-_IMPORT_HINTS = {
-    "random": "use rng (the session's random.Random) instead of the random module",
-    "time": "use now(), the environment's clock",
-}
 MAX_SOURCE_CHARS = 20_000
 MAX_NESTING = 40
 _MAX_RAW_DEPTH = 200
@@ -227,7 +183,7 @@ class _Scope:
 
 
 # Imported up front so that submodules (collections.abc) are attributes of their parents.
-_MODULES = {name: importlib.import_module(name) for name in sorted(_ALLOWED_MODULES)}
+_MODULES = {name: importlib.import_module(name) for name in sorted(ALLOWED_MODULES)}
 
 
 def _import_module(name: str) -> ModuleType | None:
@@ -235,7 +191,7 @@ def _import_module(name: str) -> ModuleType | None:
 
 
 def _allowed_module(value: object) -> TypeGuard[ModuleType]:
-    return inspect.ismodule(value) and value.__name__ in _ALLOWED_MODULES
+    return inspect.ismodule(value) and value.__name__ in ALLOWED_MODULES
 
 
 def _bindings(roots: Iterable[ast.AST]) -> _Scope:
@@ -377,8 +333,8 @@ class _Checker(ast.NodeVisitor):
             self.report(node, "unknown-name", f"unknown name '{name}'", hint)
         elif name == "format" and not called:
             self.report(node, "format", "'format' may only be called directly")
-        elif name in _BUILTIN_TYPES and not self.called_or_type_test(node):
-            self.report(node, "container-type", *_CONTAINER_TYPE_MESSAGE(name))
+        elif name in BUILTIN_TYPES and not self.called_or_type_test(node):
+            self.report(node, "container-type", *container_type_message(name))
 
     # -- attributes -----------------------------------------------------
     def static_of(self, node: ast.expr) -> object:
@@ -386,7 +342,7 @@ class _Checker(ast.NodeVisitor):
         if isinstance(node, ast.Name):
             scope = self.resolve(node.id)
             if scope is None:
-                return _BUILTIN_TYPES.get(node.id, _MISSING) if node.id in self.names else _MISSING
+                return BUILTIN_TYPES.get(node.id, _MISSING) if node.id in self.names else _MISSING
             return scope.statics.get(node.id, _MISSING)
         if isinstance(node, ast.Attribute) and not node.attr.startswith("_"):
             inner = self.static_of(node.value)
@@ -400,16 +356,16 @@ class _Checker(ast.NodeVisitor):
     def check_attr_name(self, node: ast.AST, attr: str) -> bool:
         if attr.startswith("_"):
             self.report_attr(node, "underscore", f"attribute '{attr}' starts with an underscore")
-        elif attr in _INTROSPECTION_ATTRS:
+        elif attr in INTROSPECTION_ATTRS:
             self.report_attr(node, "forbidden-attribute", f"attribute '{attr}' exposes interpreter internals")
-        elif attr in _BLOCKED_ATTRS:
-            self.report_attr(node, "forbidden-attribute", f"attribute '{attr}' is not allowed", _BLOCKED_ATTRS[attr])
-        elif attr in _WALL_CLOCK_ATTRS:
+        elif attr in BLOCKED_ATTRS:
+            self.report_attr(node, "forbidden-attribute", f"attribute '{attr}' is not allowed", BLOCKED_ATTRS[attr])
+        elif attr in WALL_CLOCK_ATTRS:
             self.report_attr(
                 node, "wall-clock", f"'.{attr}' reads the wall clock", "use now(), the environment's clock"
             )
-        elif attr in _PROCESS_STATE_ATTRS and not (attr == "timestamp" and _is_state(node)):
-            self.report_attr(node, "process-state", *_PROCESS_STATE_ATTRS[attr])
+        elif attr in PROCESS_STATE_ATTRS and not (attr == "timestamp" and _is_state(node)):
+            self.report_attr(node, "process-state", *PROCESS_STATE_ATTRS[attr])
         else:
             return True
         return False
@@ -419,7 +375,7 @@ class _Checker(ast.NodeVisitor):
         attr, receiver = node.attr, node.value
         if not isinstance(node.ctx, ast.Load):
             self.report_attr(
-                node, "attribute-assignment", f"assigning to attribute '{attr}' is not allowed", _SETATTR_HINT
+                node, "attribute-assignment", f"assigning to attribute '{attr}' is not allowed", SETATTR_HINT
             )
         elif not self.check_attr_name(node, attr):
             pass
@@ -431,14 +387,14 @@ class _Checker(ast.NodeVisitor):
                     list(_parse_fields(receiver.value, strict=False))
                 except ValueError as exc:
                     self.report(receiver, "format", f"format string: {exc}")
-        elif attr in _STATE_ONLY_ATTRS and not (isinstance(receiver, ast.Name) and receiver.id == "state"):
-            self.report_attr(node, "forbidden-attribute", f"'.{attr}' is not allowed", _STATE_ONLY_ATTRS[attr])
-        elif attr in _STRFTIME_METHODS and not self.is_called(node):
+        elif attr in STATE_ONLY_ATTRS and not (isinstance(receiver, ast.Name) and receiver.id == "state"):
+            self.report_attr(node, "forbidden-attribute", f"'.{attr}' is not allowed", STATE_ONLY_ATTRS[attr])
+        elif attr in STRFTIME_METHODS and not self.is_called(node):
             self.report_attr(node, "process-state", f"'.{attr}' may only be called directly, with a literal format")
         elif _allowed_module(module := self.static_of(receiver)):
             value, where = getattr(module, attr, _MISSING), f"{module.__name__}.{attr}"
             if value is re.LOCALE:
-                self.report_attr(node, "process-state", *_PROCESS_STATE_ATTRS["LOCALE"])
+                self.report_attr(node, "process-state", *PROCESS_STATE_ATTRS["LOCALE"])
             elif value is _MISSING:
                 hint = _suggest(attr, (n for n in dir(module) if not n.startswith("_")))
                 self.report_attr(
@@ -448,9 +404,9 @@ class _Checker(ast.NodeVisitor):
                 self.report_attr(node, "forbidden-attribute", f"module '{where}' is not allowed")
             elif _allowed_module(value) and not self.is_receiver(node):
                 self.report_attr(node, "module-use", f"module '{where}' may only be used as 'module.attribute'")
-            elif _is_container_type(value) and not self.called_or_type_test(node):
-                self.report_attr(node, "container-type", *_CONTAINER_TYPE_MESSAGE(where))
-        elif isinstance(cls := self.static_of(receiver), type) and attr in _MUTATORS and hasattr(cls, attr):
+            elif is_container_type(value) and not self.called_or_type_test(node):
+                self.report_attr(node, "container-type", *container_type_message(where))
+        elif isinstance(cls := self.static_of(receiver), type) and attr in MUTATORS and hasattr(cls, attr):
             message = f"'{cls.__name__}.{attr}' taken from the class would bypass read-only records"
             self.report_attr(node, "forbidden-attribute", message, f"call it on the object: value.{attr}(...)")
 
@@ -484,9 +440,9 @@ class _Checker(ast.NodeVisitor):
 
     # -- imports --------------------------------------------------------
     def import_problem(self, node: ast.AST, module: str) -> bool:
-        if module in _ALLOWED_MODULES:
+        if module in ALLOWED_MODULES:
             return False
-        hint = _IMPORT_HINTS.get(module, "allowed modules: " + ", ".join(sorted(_ALLOWED_MODULES)))
+        hint = IMPORT_HINTS.get(module, "allowed modules: " + ", ".join(sorted(ALLOWED_MODULES)))
         self.report(node, "import", f"import of '{module}' is not allowed", hint)
         return True
 
@@ -517,7 +473,7 @@ class _Checker(ast.NodeVisitor):
             elif inspect.ismodule(value) and not _allowed_module(value):
                 self.report(alias, "forbidden-attribute", f"module '{node.module}.{alias.name}' is not allowed")
             elif value is re.LOCALE:
-                self.report(alias, "process-state", *_PROCESS_STATE_ATTRS["LOCALE"])
+                self.report(alias, "process-state", *PROCESS_STATE_ATTRS["LOCALE"])
 
     # -- scopes ---------------------------------------------------------
     def visit_arguments(self, node: ast.arguments) -> None:
@@ -586,13 +542,13 @@ class _Checker(ast.NodeVisitor):
                 self.report(spec, "format", "the format spec of format() must be a string literal")
             elif (problem := _bounds.format_spec_problem(spec.value)) is not None:
                 self.report(spec, "format", problem)
-        if isinstance(func, ast.Attribute) and func.attr in _STRFTIME_METHODS:
+        if isinstance(func, ast.Attribute) and func.attr in STRFTIME_METHODS:
             self.check_strftime(node, func.attr)
         if isinstance(func, ast.Name) and func.id == "ToolError" and self.is_global("ToolError"):
             self.check_tool_error(node)
 
     def check_strftime(self, node: ast.Call, method: str) -> None:
-        index = _STRFTIME_METHODS[method]
+        index = STRFTIME_METHODS[method]
         given = node.args[index] if len(node.args) > index else next(
             (kw.value for kw in node.keywords if kw.arg == "format"), None
         )  # fmt: skip
@@ -624,7 +580,7 @@ class _Checker(ast.NodeVisitor):
                     self.report(node, "format", problem)  # the spec's own position differs between Python versions
 
     def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, bytes) and _LOCALE_INLINE_FLAG.search(node.value):
+        if isinstance(node.value, bytes) and LOCALE_INLINE_FLAG.search(node.value):
             self.report(node, "process-state", "the inline flag '(?L)' makes matching follow the machine's locale")
 
     def check_tool_error(self, node: ast.Call) -> None:
@@ -669,11 +625,11 @@ class _Checker(ast.NodeVisitor):
     # -- statements and constructs --------------------------------------
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
         if node.type is None:
-            self.report(node, "except", "a bare 'except:' would also catch ToolError", _CATCH_HINT)
+            self.report(node, "except", "a bare 'except:' would also catch ToolError", CATCH_HINT)
         types = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type] if node.type else []
         for kind in types:
             if isinstance(kind, ast.Name) and kind.id in ("Exception", "BaseException") and not self.resolve(kind.id):
-                self.report(kind, "except", f"'except {kind.id}' would also catch ToolError", _CATCH_HINT)
+                self.report(kind, "except", f"'except {kind.id}' would also catch ToolError", CATCH_HINT)
             else:
                 self.visit(kind)
         if node.name:
@@ -694,15 +650,15 @@ class _Checker(ast.NodeVisitor):
         if node.value is not None:
             self.visit(node.value)
         for part in ast.walk(node.annotation):
-            if isinstance(part, ast.Name) and part.id not in self.type_names | _ANNOTATION_NAMES:
-                hint = _suggest(part.id, sorted(self.type_names | _ANNOTATION_NAMES))
+            if isinstance(part, ast.Name) and part.id not in self.type_names | ANNOTATION_NAMES:
+                hint = _suggest(part.id, sorted(self.type_names | ANNOTATION_NAMES))
                 self.report(part, "annotation", f"'{part.id}' is not a type of this spec", hint)
-            elif not isinstance(part, _ANNOTATION_NODES):
+            elif not isinstance(part, ANNOTATION_NODES):
                 self.report(part, "annotation", "an annotation may only name types: T, list[T], dict[str, T], T | None")
 
     def visit_MatchClass(self, node: ast.MatchClass) -> None:
         for attr in node.kwd_attrs:
-            if self.check_attr_name(node, attr) and attr in _CALL_ONLY_ATTRS:
+            if self.check_attr_name(node, attr) and attr in CALL_ONLY_ATTRS:
                 # A class pattern hands out the bound method, which no receiver check would then see.
                 message = f"a class pattern may not capture '.{attr}'"
                 self.report(node, "forbidden-attribute", message, "call the method on the subject instead")
@@ -721,7 +677,7 @@ class _Checker(ast.NodeVisitor):
         self.generic_visit(node)
 
     def generic_visit(self, node: ast.AST) -> None:
-        construct = _CONSTRUCTS.get(type(node))
+        construct = CONSTRUCTS.get(type(node))
         if construct is not None:
             self.report(node, "construct", construct[0], construct[1])
             if isinstance(node, ast.ClassDef | ast.Global | ast.Nonlocal):
@@ -735,26 +691,10 @@ def _is_state(node: ast.AST) -> bool:
     return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "state"
 
 
-_CALL_ONLY_ATTRS = frozenset({"format", "format_map", *_STRFTIME_METHODS, *_STATE_ONLY_ATTRS})
-
-
 def _all_args(args: ast.arguments) -> list[ast.arg]:
     return [a for a in [*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg] if a is not None]
 
 
-_CONSTRUCTS: dict[type[Any], tuple[str, str | None]] = {
-    ast.ClassDef: ("class definitions are not allowed", "use dicts for records and functions for behaviour"),
-    ast.Global: ("'global' is not allowed", "bodies keep no state between calls; use state"),
-    ast.Nonlocal: ("'nonlocal' is not allowed", "return values from nested functions instead"),
-    ast.Yield: ("'yield' is not allowed", "build and return a list"),
-    ast.YieldFrom: ("'yield from' is not allowed", "build and return a list"),
-    ast.Await: ("'await' is not allowed", None),
-    ast.AsyncFor: ("'async for' is not allowed", None),
-    ast.AsyncWith: ("'async with' is not allowed", None),
-    ast.With: ("'with' statements are not allowed", None),
-}
-if hasattr(ast, "TypeAlias"):  # Python 3.12: `type X = ...`, evaluated lazily, out of the checks' sight
-    _CONSTRUCTS[ast.TypeAlias] = ("'type' statements are not allowed", "annotate with the spec's types")
 _BODY_GLOBALS = BODY_NAMES | SAFE_BUILTINS
 _EXPRESSION_GLOBALS = EXPRESSION_NAMES | SAFE_BUILTINS
 

@@ -24,9 +24,19 @@ def _specs(paths: Sequence[str]) -> list[Path]:
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
-    from mcpfactory.compiler import check_spec, compile_spec
+    from mcpfactory.compiler import check_spec, compile_spec, compile_standalone
     from mcpfactory.errors import SpecError
 
+    if args.standalone:
+        if args.check or len(args.specs) != 1 or not args.out:
+            raise SystemExit("mcpfactory compile: --standalone takes one SPEC and --out DIR (and no --check)")
+        try:
+            package = compile_standalone(_specs(args.specs)[0], args.out)
+        except SpecError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        print(f"wrote {package} (run: cd {package.parent} && python -m {package.name})")
+        return 0
     failed = 0
     drifted: list[Path] = []
     for spec in _specs(args.specs):
@@ -35,7 +45,10 @@ def _cmd_compile(args: argparse.Namespace) -> int:
                 drifted.extend(check_spec(spec))
             else:
                 result = compile_spec(spec)
-                state = f"wrote {len(result.written)} file(s)" if result.written else "up to date"
+                changed = len(result.written) + len(result.removed)
+                state = f"wrote {len(result.written)} file(s)" if changed else "up to date"
+                if result.removed:
+                    state += f", removed {', '.join(p.name for p in result.removed)}"
                 print(f"{spec}: {state}")
         except SpecError as exc:
             failed += 1
@@ -55,13 +68,17 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from mcpfactory.catalog import server_module
+    from mcpfactory.runtime._main import serve
 
-    argv = []
-    if args.http:
-        argv += ["--http", "--host", args.host, "--port", str(args.port)]
-    if args.control:
-        argv.append("--control")
-    server_module(args.env).main(argv)
+    serve(
+        server_module(args.env).env,
+        http=args.http,
+        host=args.host,
+        port=args.port,
+        control=args.control,
+        control_secret=args.control_secret,
+        log_level=args.log_level,
+    )
     return 0
 
 
@@ -88,20 +105,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    from mcpfactory.runtime._main import server_arguments
+
     parser = argparse.ArgumentParser(prog="mcpfactory", description="Compile, verify and run MCP tool environments.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("compile", help="compile specs into servers (all of servers/ by default)")
     p.add_argument("specs", nargs="*", help="spec files or environment folders")
     p.add_argument("--check", action="store_true", help="fail if a committed server differs from its spec")
+    p.add_argument(
+        "--standalone", action="store_true", help="write a copy-anywhere package that vendors the runtime (with --out)"
+    )
+    p.add_argument("--out", metavar="DIR", help="where --standalone writes DIR/<env>/")
     p.set_defaults(func=_cmd_compile)
 
     p = sub.add_parser("serve", help="run an environment's server (stdio by default)")
     p.add_argument("env")
-    p.add_argument("--http", action="store_true", help="serve streamable HTTP")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--control", action="store_true", help="enable the harness control plane")
+    server_arguments(p)
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("replay", help="replay JSONL call lists on fresh sessions; print results and state hashes")
@@ -121,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
-    except (MCPFactoryError, LookupError) as exc:
+    except MCPFactoryError as exc:
         print(f"mcpfactory {args.command}: {exc}", file=sys.stderr)
         return 1
 

@@ -16,7 +16,7 @@ __all__ = ["read_calls", "replay"]
 
 
 def read_calls(path: Path) -> list[dict[str, Any]]:
-    """Read JSONL lines `{"task", "calls": [{"tool", "arguments"}]}` (or task lines with `solution`).
+    """Read JSONL lines `{"task", "calls": [{"tool", "arguments"}], "scenario"?}` (or task lines with `solution`).
 
     Raise `ReplayError` naming the first bad line.
     """
@@ -75,6 +75,8 @@ def _task_id(line: dict[str, Any]) -> Any:
 
 
 def _initial_state(line: dict[str, Any]) -> dict[str, Any]:
-    """Reset arguments for a line: a task's `initial_state` (patch or full state), else the seed."""
+    """Reset arguments for a line: a task's `initial_state` (a patch, a full state or a scenario), else the seed."""
     initial = line.get("initial_state") or {}
-    return {key: initial[key] for key in ("patch", "state") if key in initial}
+    if "scenario" in line:
+        initial = {"scenario": line["scenario"]}
+    return {key: initial[key] for key in ("patch", "state", "scenario") if key in initial}

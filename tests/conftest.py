@@ -36,7 +36,7 @@ def compile_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         (folder / "spec.yaml").write_text(text)
         compile_spec(folder / "spec.yaml")
         module = importlib.import_module(f"{name}.server")
-        imported.extend([name, f"{name}.server", f"{name}._runtime"])
+        imported.extend([name, f"{name}.server"])
         return module
 
     yield compile_text

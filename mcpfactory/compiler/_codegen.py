@@ -11,11 +11,14 @@ from pathlib import Path
 
 import mcpfactory
 from mcpfactory.errors import CompileError
+from mcpfactory.runtime import API_VERSION
 from mcpfactory.spec import LoadedSpec, ResolvedField, ResolvedParam
 
-__all__ = ["generate"]
+__all__ = ["generate", "runtime_files"]
 
-RUNTIME_SOURCE = Path(mcpfactory.__file__).parent / "runtime.py"
+RUNTIME_PACKAGE = Path(mcpfactory.__file__).parent / "runtime"
+RUNTIME_IMPORT = "mcpfactory.runtime"
+STANDALONE_RUNTIME = "_runtime"
 _LINE_LENGTH = "120"
 
 
@@ -97,9 +100,11 @@ def _clock(text: str) -> str:
     return f"datetime({', '.join(str(p) for p in parts)})"
 
 
-def _server_source(spec: LoadedSpec) -> str:
+def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
     env = spec.spec
-    uses_rng = any(_uses_name(tool.body, "rng") for tool in env.tools.values())
+    uses_rng = any(_uses_name(tool.body, "rng") for tool in env.tools.values()) or (
+        env.scenario is not None and _uses_name(env.scenario.body, "rng")
+    )
     out = _header(spec)
     out += _docstring(f"The {env.name} environment: {env.description.strip()}", "")
     out += "\n"
@@ -112,10 +117,13 @@ def _server_source(spec: LoadedSpec) -> str:
     out += "from mcp.server.lowlevel.server import Server\n"
     out += "from pydantic import {pydantic_names}\n"
     out += "from typing_extensions import TypedDict\n\n"
-    out += "from ._runtime import {runtime_names}\n\n"
-    out += '__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]\n\n'
+    out += f"from {runtime_import} import {{runtime_names}}\n\n"
+    out += f"check_api_version({API_VERSION[0]}, {API_VERSION[1]}, __name__)\n\n"
+    out += '__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]\n\n'
     out += f"ENV_NAME = {env.name!r}\n"
     out += f"SPEC_SHA256 = {spec.sha256!r}\n"
+    seed_files = {c: spec.seed_files[c] for c in env.collections if c in spec.seed_files}
+    out += f"SEED_FILES: dict[str, str] = {seed_files!r}\n"
     out += f"CLOCK = {_clock(env.clock)}\n"
     out += f"POLICY = {_string(env.policy) if env.policy else 'None'}\n\n\n"
     descriptions = {name: t.description for name, t in env.types.items()}
@@ -172,6 +180,22 @@ def _server_source(spec: LoadedSpec) -> str:
         out += f"@env.invariant({inv.name!r}, {message.strip()!r})\n"
         out += f"def {inv.name}(state: State) -> bool:\n"
         out += f"    return bool({inv.check.strip()})\n\n\n"
+    if env.scenario is not None and spec.scenario is not None:
+        out += "@env.scenario\n"
+        params = ["state: State"]
+        if _uses_name(env.scenario.body, "rng"):
+            params.append("rng: random.Random")
+        if spec.scenario:
+            params.append("*")
+            params.extend(_param(p) for p in spec.scenario)
+        out += f"def scenario({', '.join(params)}) -> dict[str, Any]:\n"
+        out += _docstring(env.scenario.description or "Build the initial state from the scenario's parameters.", "    ")
+        out += textwrap.indent(textwrap.dedent(env.scenario.body).strip("\n"), "    ") + "\n\n\n"
+    for name, view in env.views.items():
+        out += f"@env.view({name!r})\n"
+        out += f"def view_{name}(state: State) -> {spec.views[name].annotation()}:\n"
+        out += _docstring(view.description or f"The {name} view of the state.", "    ")
+        out += textwrap.indent(textwrap.dedent(view.body).strip("\n"), "    ") + "\n\n\n"
     out += "def build(*, control: bool = False, control_secret: str | None = None) -> Server:\n"
     out += _docstring("Return this environment's MCP server; `control` enables the harness control plane.", "    ")
     out += "    return env.build(control=control, control_secret=control_secret)\n\n\n"
@@ -181,7 +205,7 @@ def _server_source(spec: LoadedSpec) -> str:
     # Any is always used (by seed()); the others only where an annotation subscripts them.
     used = ["Any", *(name for name in ("Annotated", "Literal", "NotRequired") if re.search(rf"\b{name}\[", out))]
     used.sort()
-    runtime_names = ["Collection", "Environment", "StateBase", "ToolError"]
+    runtime_names = ["Collection", "Environment", "StateBase", "ToolError", "check_api_version"]
     if spec.seed_files:
         runtime_names.append("load_json_seed")
     if re.search(r"\bNumber\b", out):  # the spec's float
@@ -198,9 +222,8 @@ def _seed_function(spec: LoadedSpec) -> str:
     out += _docstring("Return the seed state, `{collection: {key: record}}`.", "    ")
     inline = {c: spec.seed[c] for c in env.collections if c not in spec.seed_files}
     if spec.seed_files:
-        files = {c: spec.seed_files[c] for c in env.collections if c in spec.seed_files}
-        keys = {c: env.collections[c].key for c in files}
-        out += f"    state = load_json_seed(Path(__file__).parent, {files!r}, {keys!r})\n"
+        keys = {c: env.collections[c].key for c in env.collections if c in spec.seed_files}
+        out += f"    state = load_json_seed(Path(__file__).parent, SEED_FILES, {keys!r})\n"
         if inline:
             out += f"    state.update({inline!r})\n"
         out += "    return state\n\n\n"
@@ -219,15 +242,15 @@ def _format(source: str, where: Path) -> str:
     return done.stdout
 
 
-def generate(spec: LoadedSpec) -> dict[str, str]:
-    """Return the generated files of a server package, `{file name: source}`, formatted."""
+def generate(spec: LoadedSpec, *, standalone: bool = False) -> dict[str, str]:
+    """Return the generated files of a server package, `{file name: source}`, formatted.
+
+    A catalog server imports the installed `mcpfactory.runtime`; a standalone
+    one (`standalone=True`) imports a vendored copy, `_runtime/`, which
+    `runtime_files` provides.
+    """
     name = spec.spec.name
-    display = _spec_display(spec)
-    runtime = RUNTIME_SOURCE.read_text(encoding="utf-8")
-    runtime_header = (
-        f"# Copied by mcpfactory {mcpfactory.__version__} from mcpfactory/runtime.py; do not edit.\n"
-        f"# Regenerate: mcpfactory compile {display}\n"
-    )
+    runtime_import = f".{STANDALONE_RUNTIME}" if standalone else RUNTIME_IMPORT
     init = _header(spec) + _docstring(f"The {name} environment, compiled from spec.yaml by mcpfactory.", "")
     main = (
         _header(spec)
@@ -235,8 +258,16 @@ def generate(spec: LoadedSpec) -> dict[str, str]:
         + '\nfrom .server import main\n\nif __name__ == "__main__":\n    main()\n'
     )
     return {
-        "server.py": _format(_server_source(spec), spec.path),
-        "_runtime.py": runtime_header + runtime,
+        "server.py": _format(_server_source(spec, runtime_import), spec.path),
         "__init__.py": init,
         "__main__.py": _format(main, spec.path),
+    }
+
+
+def runtime_files() -> dict[str, str]:
+    """The runtime package's modules, `{relative path: source}`, as `compile --standalone` vendors them."""
+    header = f"# Vendored from mcpfactory {mcpfactory.__version__} (mcpfactory/runtime); do not edit.\n"
+    return {
+        f"{STANDALONE_RUNTIME}/{path.name}": header + path.read_text(encoding="utf-8")
+        for path in sorted(RUNTIME_PACKAGE.glob("*.py"))
     }

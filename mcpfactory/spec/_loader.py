@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import difflib
-import hashlib
 import keyword
 import re
 import textwrap
@@ -25,6 +24,7 @@ from typing_extensions import TypedDict
 
 from mcpfactory.errors import SpecError, SpecIssue
 from mcpfactory.runtime import Number
+from mcpfactory.runtime._catalog import spec_files_sha256
 from mcpfactory.spec import _restrict
 from mcpfactory.spec._input import MAX_DATA_BYTES, MAX_SPEC_BYTES, InputProblem, load_json, load_yaml, read_text
 from mcpfactory.spec._model import EnvSpec, FieldSpec, ParamSpec
@@ -86,6 +86,8 @@ class LoadedSpec:
     python_types: dict[str, Any] = field(repr=False)
     helpers: dict[str, tuple[list[ResolvedParam], TypeExpr]] = field(default_factory=dict)
     tool_errors: dict[str, dict[str, str]] = field(default_factory=dict)  # own errors and their helpers
+    scenario: list[ResolvedParam] | None = None  # the scenario's parameters, when the spec declares one
+    views: dict[str, TypeExpr] = field(default_factory=dict)  # view name -> its type
 
     @property
     def name(self) -> str:
@@ -97,11 +99,7 @@ class LoadedSpec:
 
 def spec_sha256(path: Path, data_files: Iterable[Path] = ()) -> str:
     """Hash a spec and the seed files it names, so a change to either is a new version."""
-    digest = hashlib.sha256(path.read_bytes())
-    for data in sorted(data_files):
-        digest.update(b"\0" + data.relative_to(path.parent).as_posix().encode() + b"\0")
-        digest.update(data.read_bytes())
-    return digest.hexdigest()
+    return spec_files_sha256(path, data_files)
 
 
 def _suggest(word: str, options: Iterable[str]) -> str | None:
@@ -312,6 +310,7 @@ class _Analysis:
             tools=spec.tools,
             helpers=spec.helpers,
             invariants=[inv.name for inv in spec.invariants],
+            views=spec.views,
         )
 
     def check_name(self, loc: Loc, kind: str, name: str) -> bool:
@@ -350,6 +349,8 @@ class _Analysis:
         self.tool_errors = self._tool_errors()
         params, returns = self._check_tools(known, collections, python_types)
         self._check_invariants()
+        scenario = self._check_scenario(known, collections, python_types)
+        views = self._check_views(known, collections)
         if self.c.issues:
             return None
         data_files = [self.path.parent / rel for rel in seed_files.values()]
@@ -366,6 +367,8 @@ class _Analysis:
             python_types=python_types,
             helpers=helpers,
             tool_errors=self.tool_errors,
+            scenario=scenario,
+            views=views,
         )
 
     def _declare_names(self) -> set[str]:
@@ -683,6 +686,35 @@ class _Analysis:
                         f"unknown tool '{call.tool}'",
                         _suggest(call.tool, self.spec.tools),
                     )
+
+    def _check_scenario(
+        self, known: set[str], colls: set[str], python_types: dict[str, Any]
+    ) -> list[ResolvedParam] | None:
+        scenario = self.spec.scenario
+        if scenario is None:
+            return None
+        loc: Loc = ("scenario",)
+        params = self._params(loc, scenario.params, known, colls, python_types)
+        for param in params:
+            if param.alias is not None:
+                self.c.add((*loc, "params", param.name, "alias"), "scenario parameters take no alias")
+        self._check_code((*loc, "body"), scenario.body, params=[p.name for p in params], errors={})
+        return params
+
+    def _check_views(self, known: set[str], colls: set[str]) -> dict[str, TypeExpr]:
+        views: dict[str, TypeExpr] = {}
+        for name, view in self.spec.views.items():
+            loc: Loc = ("views", name)
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
+                self.c.add(loc, f"view name '{name}' must match ^[a-z][a-z0-9_]{{0,63}}$", at_key=True)
+            try:
+                views[name] = parse_type(view.returns, known, colls)
+            except TypeSyntaxError as exc:
+                self.c.type_issue((*loc, "returns"), exc)
+            self._check_code((*loc, "body"), view.body, params=[], errors={})
+            if _calls_names(view.body, {"rng"}):
+                self.c.add((*loc, "body"), "views cannot use rng", "a view reads the state; it draws nothing")
+        return views
 
     def _check_invariants(self) -> None:
         seen: set[str] = set()

@@ -15,8 +15,10 @@ __all__ = [
     "HelperSpec",
     "InvariantSpec",
     "ParamSpec",
+    "ScenarioSpec",
     "ToolSpec",
     "TypeSpec",
+    "ViewSpec",
 ]
 
 IDENTIFIER = r"^[A-Za-z][A-Za-z0-9_]*$"
@@ -118,6 +120,29 @@ class HelperSpec(_Strict):
     body: str = Field(description="Python function body over `state` and its parameters; see docs/spec.md.")
 
 
+class ScenarioSpec(_Strict):
+    """Typed parameters and a body that builds a session's whole initial state from them.
+
+    A harness starts a session from a scenario with `_control_reset {"scenario": {...}}`;
+    a task may start from one (`initial_state: {"scenario": {...}}`).
+    """
+
+    description: str | None = None
+    params: dict[str, str | ParamSpec] = Field(default_factory=dict)
+    body: str = Field(
+        description="Python function body over its parameters (and `state`, the seed, read-only) that returns "
+        "the initial state as {collection: {key: record}}; see docs/spec.md."
+    )
+
+
+class ViewSpec(_Strict):
+    """A named read-only projection of the state, served to harnesses by `_control_view`."""
+
+    description: str | None = None
+    returns: str = Field("any", description="Type of the view in the compact syntax.")
+    body: str = Field(description="Python function body over `state` (read-only) that returns the view.")
+
+
 class InvariantSpec(_Strict):
     """A Python expression over `state` that must hold after every call."""
 
@@ -140,3 +165,5 @@ class EnvSpec(_Strict):
     helpers: dict[str, HelperSpec] = Field(default_factory=dict, description="Functions shared by tool bodies.")
     tools: dict[str, ToolSpec]
     invariants: list[InvariantSpec] = Field(default_factory=list)
+    scenario: ScenarioSpec | None = Field(None, description="How a session's initial state is built from parameters.")
+    views: dict[str, ViewSpec] = Field(default_factory=dict, description="Named read-only projections of the state.")

@@ -31,6 +31,7 @@ MODULE_NAMES = frozenset(
     {"now", "seed", "build", "main", "env", "State", "Collection", "Environment", "StateBase", "ToolError"}
     | {"Number", "datetime", "random", "Path", "Annotated", "Any", "Literal", "NotRequired", "TypedDict"}
     | {"ConfigDict", "Field", "with_config", "Server", "load_json_seed", "ENV_NAME", "SPEC_SHA256", "CLOCK", "POLICY"}
+    | {"SEED_FILES", "check_api_version", "scenario"}
 )
 # Every builtin, including those the `site` module adds (help, exit, copyright, ...), whatever this process loaded.
 BUILTIN_NAMES = frozenset(
@@ -59,10 +60,13 @@ class NameRules:
         tools: Iterable[str] = (),
         helpers: Iterable[str] = (),
         invariants: Iterable[str] = (),
+        views: Iterable[str] = (),
     ) -> None:
         self.declared: dict[str, str] = {}
         for kind, names in (("invariant", invariants), ("helper", helpers), ("tool", tools), ("type", types)):
             self.declared.update({fold(name): f"{kind} '{name}'" for name in names})
+        # A view is the function view_<name>: a tool, helper, invariant or type of that name would replace it.
+        self.declared.update({f"view_{fold(name)}": f"the function of view '{name}'" for name in views})
 
     def _module_level(self) -> dict[str, str]:
         taken = dict.fromkeys(BUILTIN_NAMES, "a Python builtin")

@@ -95,10 +95,12 @@ def plain(node: Any) -> Any:
 def _reaches_code(loc: Loc) -> bool:
     """Whether the text at `loc` is written into the generated server by the compiler, outside the code checks.
 
-    Bodies and invariant checks are code, checked with exact positions by `_restrict`; examples are run by the
-    verifier and never written into the server.
+    Bodies (of tools, helpers, views and the scenario) and invariant checks are code, checked with exact
+    positions by `_restrict`; examples are run by the verifier and never written into the server.
     """
-    if len(loc) >= 3 and loc[0] in ("tools", "helpers") and loc[2] == "body":
+    if len(loc) >= 3 and loc[0] in ("tools", "helpers", "views") and loc[2] == "body":
+        return False
+    if loc[:2] == ("scenario", "body"):
         return False
     if len(loc) >= 3 and loc[0] == "invariants" and loc[2] == "check":
         return False

@@ -11,12 +11,22 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
+from mcpfactory.runtime import Collection, Environment, Number, StateBase, ToolError, check_api_version, load_json_seed
 
-__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
+check_api_version(1, 0, __name__)
+
+__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]
 
 ENV_NAME = "bank"
 SPEC_SHA256 = "c21aad48dedf649f34bb97af69bb1d567e9c6d2b15efb197aea79a6b9cfab7b1"
+SEED_FILES: dict[str, str] = {
+    "customers": "data/customers.json",
+    "accounts": "data/accounts.json",
+    "cards": "data/cards.json",
+    "payees": "data/payees.json",
+    "transfers": "data/transfers.json",
+    "statements": "data/statements.json",
+}
 CLOCK = datetime(2024, 9, 16, 10, 0, 0)
 POLICY = """You are the virtual assistant of Golden Gate Community Bank. It is now Monday 2024-09-16, 10:00
 (Pacific). Dates are ISO (YYYY-MM-DD); amounts are US dollars.
@@ -210,14 +220,7 @@ def seed() -> dict[str, Any]:
     """Return the seed state, `{collection: {key: record}}`."""
     state = load_json_seed(
         Path(__file__).parent,
-        {
-            "customers": "data/customers.json",
-            "accounts": "data/accounts.json",
-            "cards": "data/cards.json",
-            "payees": "data/payees.json",
-            "transfers": "data/transfers.json",
-            "statements": "data/statements.json",
-        },
+        SEED_FILES,
         {
             "customers": "customer_id",
             "accounts": "account_id",

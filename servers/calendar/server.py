@@ -11,12 +11,15 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, StateBase, ToolError, load_json_seed
+from mcpfactory.runtime import Collection, Environment, StateBase, ToolError, check_api_version, load_json_seed
 
-__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
+check_api_version(1, 0, __name__)
+
+__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]
 
 ENV_NAME = "calendar"
 SPEC_SHA256 = "3a38509a7bb83cfd50f3e66c5a0eee6152433a92becc56529cc6121358ecd60f"
+SEED_FILES: dict[str, str] = {"users": "data/users.json", "rooms": "data/rooms.json", "meetings": "data/meetings.json"}
 CLOCK = datetime(2024, 9, 16, 9, 0, 0)
 POLICY = """You are the calendar assistant of Brightwave Labs. It is now Monday 2024-09-16, 09:00. Dates are ISO
 (YYYY-MM-DD) and times are 24-hour office time (HH:MM) on a quarter-hour (:00, :15, :30 or :45).
@@ -135,9 +138,7 @@ def now() -> datetime:
 def seed() -> dict[str, Any]:
     """Return the seed state, `{collection: {key: record}}`."""
     state = load_json_seed(
-        Path(__file__).parent,
-        {"users": "data/users.json", "rooms": "data/rooms.json", "meetings": "data/meetings.json"},
-        {"users": "user_id", "rooms": "room_id", "meetings": "meeting_id"},
+        Path(__file__).parent, SEED_FILES, {"users": "user_id", "rooms": "room_id", "meetings": "meeting_id"}
     )
     return state
 

@@ -11,12 +11,20 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, StateBase, ToolError, load_json_seed
+from mcpfactory.runtime import Collection, Environment, StateBase, ToolError, check_api_version, load_json_seed
 
-__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
+check_api_version(1, 0, __name__)
+
+__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]
 
 ENV_NAME = "email"
 SPEC_SHA256 = "466eef32fb147535916af0e0cb23b9f6a5b4f0f202d761b1b73e0ccbf97c0855"
+SEED_FILES: dict[str, str] = {
+    "mailboxes": "data/mailboxes.json",
+    "contacts": "data/contacts.json",
+    "threads": "data/threads.json",
+    "messages": "data/messages.json",
+}
 CLOCK = datetime(2024, 9, 16, 9, 0, 0)
 POLICY = """You are the Quill Mail assistant for the staff of Lumen & Co (company domain lumenco.com). It is now
 Monday 2024-09-16, 09:00.
@@ -162,12 +170,7 @@ def seed() -> dict[str, Any]:
     """Return the seed state, `{collection: {key: record}}`."""
     state = load_json_seed(
         Path(__file__).parent,
-        {
-            "mailboxes": "data/mailboxes.json",
-            "contacts": "data/contacts.json",
-            "threads": "data/threads.json",
-            "messages": "data/messages.json",
-        },
+        SEED_FILES,
         {"mailboxes": "mailbox_id", "contacts": "contact_id", "threads": "thread_id", "messages": "message_id"},
     )
     return state

@@ -11,12 +11,22 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
+from mcpfactory.runtime import Collection, Environment, Number, StateBase, ToolError, check_api_version, load_json_seed
 
-__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
+check_api_version(1, 0, __name__)
+
+__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]
 
 ENV_NAME = "groceries"
 SPEC_SHA256 = "45433040ae6e44e8298196438556fc45394cce910c6527de55aa5e19f7084157"
+SEED_FILES: dict[str, str] = {
+    "customers": "data/customers.json",
+    "products": "data/products.json",
+    "recipes": "data/recipes.json",
+    "carts": "data/carts.json",
+    "delivery_slots": "data/delivery_slots.json",
+    "orders": "data/orders.json",
+}
 CLOCK = datetime(2024, 9, 16, 10, 0, 0)
 POLICY = """You are the shopping assistant of Green Basket Grocery, which delivers groceries in Portland, Oregon.
 It is now Monday 2024-09-16, 10:00. Dates are ISO (YYYY-MM-DD) and times are local (HH:MM).
@@ -334,14 +344,7 @@ def seed() -> dict[str, Any]:
     """Return the seed state, `{collection: {key: record}}`."""
     state = load_json_seed(
         Path(__file__).parent,
-        {
-            "customers": "data/customers.json",
-            "products": "data/products.json",
-            "recipes": "data/recipes.json",
-            "carts": "data/carts.json",
-            "delivery_slots": "data/delivery_slots.json",
-            "orders": "data/orders.json",
-        },
+        SEED_FILES,
         {
             "customers": "customer_id",
             "products": "product_id",

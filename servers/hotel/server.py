@@ -11,12 +11,21 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
+from mcpfactory.runtime import Collection, Environment, Number, StateBase, ToolError, check_api_version, load_json_seed
 
-__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
+check_api_version(1, 0, __name__)
+
+__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]
 
 ENV_NAME = "hotel"
 SPEC_SHA256 = "3cd17f0e54aed55a200ba423ec4d07f6f347cb7bcceaeb50d07b9724b3260f65"
+SEED_FILES: dict[str, str] = {
+    "hotels": "data/hotels.json",
+    "rooms": "data/rooms.json",
+    "guests": "data/guests.json",
+    "bookings": "data/bookings.json",
+    "payments": "data/payments.json",
+}
 CLOCK = datetime(2024, 6, 10, 9, 0, 0)
 POLICY = """You are the reservations assistant of a small hotel group with hotels in Seattle, Chicago, Boston,
 Austin and Denver. It is now Monday 2024-06-10, 09:00. Dates are ISO (YYYY-MM-DD); a stay runs from
@@ -239,13 +248,7 @@ def seed() -> dict[str, Any]:
     """Return the seed state, `{collection: {key: record}}`."""
     state = load_json_seed(
         Path(__file__).parent,
-        {
-            "hotels": "data/hotels.json",
-            "rooms": "data/rooms.json",
-            "guests": "data/guests.json",
-            "bookings": "data/bookings.json",
-            "payments": "data/payments.json",
-        },
+        SEED_FILES,
         {
             "hotels": "hotel_id",
             "rooms": "room_id",

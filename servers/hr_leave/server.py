@@ -11,12 +11,20 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, StateBase, ToolError, load_json_seed
+from mcpfactory.runtime import Collection, Environment, StateBase, ToolError, check_api_version, load_json_seed
 
-__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
+check_api_version(1, 0, __name__)
+
+__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]
 
 ENV_NAME = "hr_leave"
 SPEC_SHA256 = "dc5f3d594147362b3f16277d8c042225d0b1f20ddef676823e76ed7085508973"
+SEED_FILES: dict[str, str] = {
+    "employees": "data/employees.json",
+    "leave_types": "data/leave_types.json",
+    "holidays": "data/holidays.json",
+    "requests": "data/requests.json",
+}
 CLOCK = datetime(2024, 9, 16, 9, 0, 0)
 POLICY = """You are the HR leave assistant of Brightline Software, with offices in New York (NYC) and London
 (LON). Today is Monday 2024-09-16. Dates are ISO (YYYY-MM-DD). The leave year is the calendar year
@@ -205,12 +213,7 @@ def seed() -> dict[str, Any]:
     """Return the seed state, `{collection: {key: record}}`."""
     state = load_json_seed(
         Path(__file__).parent,
-        {
-            "employees": "data/employees.json",
-            "leave_types": "data/leave_types.json",
-            "holidays": "data/holidays.json",
-            "requests": "data/requests.json",
-        },
+        SEED_FILES,
         {"employees": "employee_id", "leave_types": "code", "holidays": "holiday_id", "requests": "request_id"},
     )
     return state

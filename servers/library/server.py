@@ -11,12 +11,23 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
+from mcpfactory.runtime import Collection, Environment, Number, StateBase, ToolError, check_api_version, load_json_seed
 
-__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
+check_api_version(1, 0, __name__)
+
+__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]
 
 ENV_NAME = "library"
 SPEC_SHA256 = "4a9413090f2fc0381b326ed5092fde330cdcd09659355d6f8e0d72b4881699db"
+SEED_FILES: dict[str, str] = {
+    "branches": "data/branches.json",
+    "titles": "data/titles.json",
+    "copies": "data/copies.json",
+    "members": "data/members.json",
+    "loans": "data/loans.json",
+    "holds": "data/holds.json",
+    "fines": "data/fines.json",
+}
 CLOCK = datetime(2024, 3, 12, 10, 0, 0)
 POLICY = """You are the circulation assistant of the Riverton Public Library, which has four branches: Central
 Library, Northside, Eastgate and Westfield. Today is Tuesday 2024-03-12. Dates are ISO (YYYY-MM-DD);
@@ -311,15 +322,7 @@ def seed() -> dict[str, Any]:
     """Return the seed state, `{collection: {key: record}}`."""
     state = load_json_seed(
         Path(__file__).parent,
-        {
-            "branches": "data/branches.json",
-            "titles": "data/titles.json",
-            "copies": "data/copies.json",
-            "members": "data/members.json",
-            "loans": "data/loans.json",
-            "holds": "data/holds.json",
-            "fines": "data/fines.json",
-        },
+        SEED_FILES,
         {
             "branches": "branch_id",
             "titles": "title_id",

@@ -11,12 +11,21 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
+from mcpfactory.runtime import Collection, Environment, Number, StateBase, ToolError, check_api_version, load_json_seed
 
-__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
+check_api_version(1, 0, __name__)
+
+__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]
 
 ENV_NAME = "pharmacy"
 SPEC_SHA256 = "0ab294afa9ad023ed53ecb266bd341d521319440795aadae736267945f34588e"
+SEED_FILES: dict[str, str] = {
+    "patients": "data/patients.json",
+    "pharmacists": "data/pharmacists.json",
+    "drugs": "data/drugs.json",
+    "prescriptions": "data/prescriptions.json",
+    "fills": "data/fills.json",
+}
 CLOCK = datetime(2024, 11, 12, 10, 0, 0)
 POLICY = """You are the assistant at the counter of Hawthorne Community Pharmacy in Portland, Oregon. It is
 now Tuesday 2024-11-12, 10:00. Dates are ISO (YYYY-MM-DD); amounts are US dollars.
@@ -245,13 +254,7 @@ def seed() -> dict[str, Any]:
     """Return the seed state, `{collection: {key: record}}`."""
     state = load_json_seed(
         Path(__file__).parent,
-        {
-            "patients": "data/patients.json",
-            "pharmacists": "data/pharmacists.json",
-            "drugs": "data/drugs.json",
-            "prescriptions": "data/prescriptions.json",
-            "fills": "data/fills.json",
-        },
+        SEED_FILES,
         {
             "patients": "patient_id",
             "pharmacists": "pharmacist_id",

@@ -11,12 +11,21 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, StateBase, ToolError, load_json_seed
+from mcpfactory.runtime import Collection, Environment, StateBase, ToolError, check_api_version, load_json_seed
 
-__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
+check_api_version(1, 0, __name__)
+
+__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]
 
 ENV_NAME = "project_tracker"
 SPEC_SHA256 = "dfb5ff16584772748050e8faa4ac717fee8ea6a698a22dc9bbc23c451b782820"
+SEED_FILES: dict[str, str] = {
+    "members": "data/members.json",
+    "projects": "data/projects.json",
+    "sprints": "data/sprints.json",
+    "issues": "data/issues.json",
+    "comments": "data/comments.json",
+}
 CLOCK = datetime(2024, 10, 7, 9, 0, 0)
 POLICY = """You are the assistant of Acme's issue tracker. It is now Monday 2024-10-07, 09:00. Dates are ISO
 (YYYY-MM-DD).
@@ -215,13 +224,7 @@ def seed() -> dict[str, Any]:
     """Return the seed state, `{collection: {key: record}}`."""
     state = load_json_seed(
         Path(__file__).parent,
-        {
-            "members": "data/members.json",
-            "projects": "data/projects.json",
-            "sprints": "data/sprints.json",
-            "issues": "data/issues.json",
-            "comments": "data/comments.json",
-        },
+        SEED_FILES,
         {
             "members": "member_id",
             "projects": "project_id",

@@ -11,12 +11,22 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
+from mcpfactory.runtime import Collection, Environment, Number, StateBase, ToolError, check_api_version, load_json_seed
 
-__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
+check_api_version(1, 0, __name__)
+
+__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]
 
 ENV_NAME = "smart_home"
 SPEC_SHA256 = "0185043eb070489e22622b6b1dced31787669c6e14497c91428a2ef48d40a945"
+SEED_FILES: dict[str, str] = {
+    "homes": "data/homes.json",
+    "rooms": "data/rooms.json",
+    "devices": "data/devices.json",
+    "scenes": "data/scenes.json",
+    "schedules": "data/schedules.json",
+    "energy_readings": "data/energy_readings.json",
+}
 CLOCK = datetime(2024, 11, 18, 19, 30, 0)
 POLICY = """You are the assistant of a smart-home hub that manages several homes. It is now Monday 2024-11-18,
 19:30. Energy readings are daily and cover 2024-11-11 to 2024-11-17.
@@ -275,14 +285,7 @@ def seed() -> dict[str, Any]:
     """Return the seed state, `{collection: {key: record}}`."""
     state = load_json_seed(
         Path(__file__).parent,
-        {
-            "homes": "data/homes.json",
-            "rooms": "data/rooms.json",
-            "devices": "data/devices.json",
-            "scenes": "data/scenes.json",
-            "schedules": "data/schedules.json",
-            "energy_readings": "data/energy_readings.json",
-        },
+        SEED_FILES,
         {
             "homes": "home_id",
             "rooms": "room_id",

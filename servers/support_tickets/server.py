@@ -11,12 +11,21 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
+from mcpfactory.runtime import Collection, Environment, Number, StateBase, ToolError, check_api_version, load_json_seed
 
-__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
+check_api_version(1, 0, __name__)
+
+__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]
 
 ENV_NAME = "support_tickets"
 SPEC_SHA256 = "01f757c4ab16766df54a67ecd43e29ab5f985681cc1b7b1042874518906a4bdd"
+SEED_FILES: dict[str, str] = {
+    "agents": "data/agents.json",
+    "customers": "data/customers.json",
+    "slas": "data/slas.json",
+    "tickets": "data/tickets.json",
+    "escalations": "data/escalations.json",
+}
 CLOCK = datetime(2024, 11, 4, 9, 30, 0)
 POLICY = """You are the helpdesk assistant of Northwind Cloud's support team. Your users are support agents, not
 customers. It is now Monday 2024-11-04, 09:30 (all times UTC, ISO format).
@@ -220,13 +229,7 @@ def seed() -> dict[str, Any]:
     """Return the seed state, `{collection: {key: record}}`."""
     state = load_json_seed(
         Path(__file__).parent,
-        {
-            "agents": "data/agents.json",
-            "customers": "data/customers.json",
-            "slas": "data/slas.json",
-            "tickets": "data/tickets.json",
-            "escalations": "data/escalations.json",
-        },
+        SEED_FILES,
         {
             "agents": "agent_id",
             "customers": "customer_id",

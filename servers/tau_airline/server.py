@@ -11,12 +11,19 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
+from mcpfactory.runtime import Collection, Environment, Number, StateBase, ToolError, check_api_version, load_json_seed
 
-__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
+check_api_version(1, 0, __name__)
+
+__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]
 
 ENV_NAME = "tau_airline"
 SPEC_SHA256 = "e9755a058fd78b096a84783a2bee000e9a138d93fafeee9d20a31b5b872fa52d"
+SEED_FILES: dict[str, str] = {
+    "flights": "data/flights.json",
+    "reservations": "data/reservations.json",
+    "users": "data/users.json",
+}
 CLOCK = datetime(2024, 5, 15, 15, 0, 0)
 POLICY = """You are a customer-service agent for the airline. The current time is
 2024-05-15 15:00:00 EST.
@@ -297,7 +304,7 @@ def seed() -> dict[str, Any]:
     """Return the seed state, `{collection: {key: record}}`."""
     state = load_json_seed(
         Path(__file__).parent,
-        {"flights": "data/flights.json", "reservations": "data/reservations.json", "users": "data/users.json"},
+        SEED_FILES,
         {"flights": "flight_number", "reservations": "reservation_id", "users": "user_id"},
     )
     return state

@@ -11,12 +11,19 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, Number, StateBase, ToolError, load_json_seed
+from mcpfactory.runtime import Collection, Environment, Number, StateBase, ToolError, check_api_version, load_json_seed
 
-__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
+check_api_version(1, 0, __name__)
+
+__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]
 
 ENV_NAME = "tau_retail"
 SPEC_SHA256 = "81bfcc9e9decced4c10100cdbf3c5bf1f3daa6d6dbf7dceeaaf8c52f49fa641d"
+SEED_FILES: dict[str, str] = {
+    "orders": "data/orders.json",
+    "products": "data/products.json",
+    "users": "data/users.json",
+}
 CLOCK = datetime(2024, 5, 15, 10, 0, 0)
 POLICY = """You are a customer service agent for an online retail store. Help one
 authenticated user per conversation with their account and orders.
@@ -216,9 +223,7 @@ def now() -> datetime:
 def seed() -> dict[str, Any]:
     """Return the seed state, `{collection: {key: record}}`."""
     state = load_json_seed(
-        Path(__file__).parent,
-        {"orders": "data/orders.json", "products": "data/products.json", "users": "data/users.json"},
-        {"orders": "order_id", "products": "product_id", "users": "user_id"},
+        Path(__file__).parent, SEED_FILES, {"orders": "order_id", "products": "product_id", "users": "user_id"}
     )
     return state
 

@@ -11,12 +11,15 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, StateBase, ToolError, load_json_seed
+from mcpfactory.runtime import Collection, Environment, StateBase, ToolError, check_api_version, load_json_seed
 
-__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
+check_api_version(1, 0, __name__)
+
+__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]
 
 ENV_NAME = "todo"
 SPEC_SHA256 = "99d7b29458fe0c5c8710865c0c0176648458c7ccebfcb9e81f3ac8367446f934"
+SEED_FILES: dict[str, str] = {"projects": "data/projects.json", "tasks": "data/tasks.json"}
 CLOCK = datetime(2024, 5, 15, 10, 0, 0)
 POLICY = """You manage one person's task list. Today is Wednesday 2024-05-15.
 - Every task belongs to exactly one project. Look projects up with list_projects and tasks with
@@ -85,11 +88,7 @@ def now() -> datetime:
 
 def seed() -> dict[str, Any]:
     """Return the seed state, `{collection: {key: record}}`."""
-    state = load_json_seed(
-        Path(__file__).parent,
-        {"projects": "data/projects.json", "tasks": "data/tasks.json"},
-        {"projects": "project_id", "tasks": "task_id"},
-    )
+    state = load_json_seed(Path(__file__).parent, SEED_FILES, {"projects": "project_id", "tasks": "task_id"})
     return state
 
 

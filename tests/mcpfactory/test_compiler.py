@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpfactory.compiler import check_spec, compile_spec, generate
+from mcpfactory.compiler import check_spec, compile_spec, compile_standalone, generate
 from mcpfactory.spec import load_spec
 from tests.conftest import CATALOG, REPO
 
@@ -56,6 +56,15 @@ def test_check_names_a_drifted_file(tmp_path: Path) -> None:
     assert check_spec(folder / "spec.yaml") == []
 
 
+def test_compile_removes_the_runtime_copy_older_compilers_wrote(tmp_path: Path) -> None:
+    folder = tmp_path / "golden" / "library"
+    shutil.copytree(GOLDEN / "library", folder)
+    (folder / "_runtime.py").write_text("# Copied by mcpfactory 0.1.0 from mcpfactory/runtime.py; do not edit.\n")
+    assert check_spec(folder / "spec.yaml") == [folder / "_runtime.py"]
+    assert compile_spec(folder / "spec.yaml").removed == [folder / "_runtime.py"]
+    assert not (folder / "_runtime.py").exists()
+
+
 def test_compile_check_cli_fails_on_drift(tmp_path: Path) -> None:
     folder = tmp_path / "library"
     shutil.copytree(GOLDEN / "library", folder)
@@ -70,15 +79,31 @@ def test_compile_check_cli_fails_on_drift(tmp_path: Path) -> None:
     assert str(folder / "_runtime.py") in done.stderr
 
 
-def test_generated_server_imports_only_mcp_pydantic_and_the_standard_library() -> None:
-    # pydantic_core and typing_extensions come with pydantic; mcp_types, anyio and uvicorn with mcp.
-    allowed = {"mcp", "mcp_types", "pydantic", "pydantic_core", "typing_extensions", "uvicorn", "anyio"}
-    for source in (GOLDEN / "library").glob("*.py"):
+def _third_party_imports(folder: Path) -> set[str]:
+    names: set[str] = set()
+    for source in folder.rglob("*.py"):
         done = subprocess.run(
             [sys.executable, "-c", _IMPORTS_SCRIPT, str(source)], capture_output=True, text=True, check=True
         )
-        third_party = set(done.stdout.split()) - set(sys.stdlib_module_names) - allowed
-        assert third_party == set(), source.name
+        names |= set(done.stdout.split())
+    return names - set(sys.stdlib_module_names)
+
+
+# pydantic_core and typing_extensions come with pydantic; mcp_types, anyio and uvicorn with mcp.
+_SDK = {"mcp", "mcp_types", "pydantic", "pydantic_core", "typing_extensions", "uvicorn", "anyio"}
+
+
+def test_generated_server_imports_the_runtime_and_the_sdk_only() -> None:
+    assert _third_party_imports(GOLDEN / "library") == {"mcpfactory", "mcp", "pydantic", "typing_extensions"}
+
+
+def test_standalone_package_imports_only_the_sdk(tmp_path: Path) -> None:
+    package = compile_standalone(GOLDEN / "library" / "spec.yaml", tmp_path)
+    assert package == tmp_path / "library"
+    assert _third_party_imports(package) <= _SDK
+    assert sorted(p.name for p in (package / "_runtime").glob("*.py")) == sorted(
+        p.name for p in (REPO / "mcpfactory" / "runtime").glob("*.py")
+    )
 
 
 _IMPORTS_SCRIPT = """

@@ -48,7 +48,7 @@ def test_len_counts_the_current_calls_writes(env: Any) -> None:
 
 
 def test_records_read_from_state_are_read_only_and_copies_are_writable(env: Any) -> None:
-    from library_runtime._runtime import ReadOnlyError  # type: ignore[import-not-found]
+    from mcpfactory.runtime import ReadOnlyError
 
     session = env.new_session()
     book = session.state.books["b1"]

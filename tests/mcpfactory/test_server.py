@@ -300,7 +300,7 @@ async def test_aliased_parameter_keeps_its_wire_name(compile_package: Any) -> No
 
 
 def test_fast_state_hash_equals_the_hash_of_the_snapshot(library: Any) -> None:
-    from library_env._runtime import state_sha256  # type: ignore[import-not-found]
+    from mcpfactory.runtime import state_sha256
 
     env = library.env
     session = env.new_session()

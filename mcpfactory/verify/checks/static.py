@@ -15,7 +15,7 @@ from mcpfactory.verify.checks._base import CheckContext, Failed, Passed
 
 __all__ = ["spec_is_sound"]
 
-_GENERATED = ("server.py", "_runtime.py", "__init__.py", "__main__.py")
+_GENERATED = ("server.py", "__init__.py", "__main__.py")
 _COPIED = (*_GENERATED, "spec.yaml", "tasks.jsonl")
 
 

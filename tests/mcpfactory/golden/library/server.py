@@ -11,12 +11,15 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from ._runtime import Collection, Environment, StateBase, ToolError
+from mcpfactory.runtime import Collection, Environment, StateBase, ToolError, check_api_version
 
-__all__ = ["ENV_NAME", "SPEC_SHA256", "build", "env", "main"]
+check_api_version(1, 0, __name__)
+
+__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]
 
 ENV_NAME = "library"
 SPEC_SHA256 = "3d10e27de6e4872b791b9c01a3f2964c4e1d3b168852e471033248c834cec370"
+SEED_FILES: dict[str, str] = {}
 CLOCK = datetime(2024, 5, 15, 10, 0, 0)
 POLICY = "Members may hold at most three loans at once.\n"
 

@@ -1,0 +1,97 @@
+"""The command line of a generated server: `python -m servers.<env> [--http] [--control] ...`."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from ._protocol import CONTROL_SECRET_ENV
+
+if TYPE_CHECKING:
+    from ._environment import Environment
+
+__all__ = ["main", "server_arguments"]
+
+
+def server_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options every server takes (`mcpfactory serve` shares them)."""
+    parser.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP host (default: loopback)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default: 8000)")
+    parser.add_argument("--control", action="store_true", help="enable the harness control plane")
+    parser.add_argument("--control-secret", help=f"secret for control calls over HTTP (or ${CONTROL_SECRET_ENV})")
+    parser.add_argument("--log-level", default="WARNING", help="logging level on stderr (default: WARNING)")
+
+
+def main(env: Environment, argv: list[str] | None = None) -> None:
+    """Serve `env` over stdio (default) or streamable HTTP."""
+    parser = argparse.ArgumentParser(prog=f"python -m servers.{env.name}", description=env.description)
+    server_arguments(parser)
+    args = parser.parse_args(argv)
+    serve(
+        env,
+        http=args.http,
+        host=args.host,
+        port=args.port,
+        control=args.control,
+        control_secret=args.control_secret,
+        log_level=args.log_level,
+        error=parser.error,
+    )
+
+
+def serve(
+    env: Environment,
+    *,
+    http: bool = False,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    control: bool = False,
+    control_secret: str | None = None,
+    log_level: str = "WARNING",
+    error: object = None,
+) -> None:
+    """Run `env`'s server until it is stopped."""
+    level = log_level.upper()
+    if level not in logging.getLevelNamesMapping():
+        _fail(error, f"unknown log level {log_level!r} (DEBUG, INFO, WARNING, ERROR, CRITICAL)")
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    secret = control_secret or os.environ.get(CONTROL_SECRET_ENV)
+    # Load the seed now, then move it (and everything imported) out of the collector's reach: with
+    # thousands of live sessions, full collections walking the frozen seed dominated a call's cost.
+    env.seed_state()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+    import anyio
+
+    if http:
+        if control and not secret:
+            _fail(error, f"--control over HTTP needs --control-secret or ${CONTROL_SECRET_ENV}")
+        import uvicorn  # a dependency of mcp itself
+
+        server = env.build(control=control, control_secret=secret if control else None)
+        app = server.streamable_http_app(host=host)
+        config = uvicorn.Config(app, host=host, port=port, log_level=level.lower())
+        anyio.run(uvicorn.Server(config).serve)
+        return
+    from mcp.server.stdio import stdio_server
+
+    server = env.build(control=control, process_session=True)
+
+    async def run() -> None:
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+
+    anyio.run(run)
+
+
+def _fail(error: object, message: str) -> None:
+    if callable(error):
+        error(message)
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)

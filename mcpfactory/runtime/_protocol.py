@@ -1,0 +1,84 @@
+"""Wire constants: the `_meta` keys and control-plane tool names every side of the protocol uses.
+
+Servers, the harness, the verifier, synthesis and the tests import these
+names; none of them spells the strings itself.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "API_VERSION",
+    "CONTROL_CLOSE",
+    "CONTROL_INVARIANTS",
+    "CONTROL_PREFIX",
+    "CONTROL_RESET",
+    "CONTROL_SECRET_ENV",
+    "CONTROL_SECRET_META_KEY",
+    "CONTROL_SNAPSHOT",
+    "CONTROL_STATE_HASH",
+    "CONTROL_TOOLS",
+    "CONTROL_VIEW",
+    "ERROR_META_KEY",
+    "FAULT_META_KEY",
+    "SESSION_META_KEY",
+    "check_api_version",
+]
+
+API_VERSION = (1, 0)
+"""The runtime API generated servers are written against: (major, minor).
+
+A generated server records the version it was compiled for and checks it at
+import (`check_api_version`): the majors must be equal and the runtime's minor
+at least the server's.
+"""
+
+SESSION_META_KEY = "io.mcpfactory/session"
+"""`_meta` key naming an explicitly keyed session (docs/server.md)."""
+
+CONTROL_SECRET_META_KEY = "io.mcpfactory/control-secret"
+"""`_meta` key carrying the control-plane secret over HTTP."""
+
+ERROR_META_KEY = "io.mcpfactory/error"
+"""Result `_meta` key of a refused call: `{"code": ...}` (a domain error, invalid arguments)."""
+
+FAULT_META_KEY = "io.mcpfactory/fault"
+"""Result `_meta` key of an environment fault: `{"kind": "env_fault", "id": ..., "tool": ...}`."""
+
+CONTROL_SECRET_ENV = "MCPFACTORY_CONTROL_SECRET"
+"""Environment variable a server reads its control secret from."""
+
+CONTROL_PREFIX = "_control_"
+CONTROL_RESET = "_control_reset"
+CONTROL_SNAPSHOT = "_control_snapshot"
+CONTROL_STATE_HASH = "_control_state_hash"
+CONTROL_INVARIANTS = "_control_invariants"
+CONTROL_CLOSE = "_control_close"
+CONTROL_VIEW = "_control_view"
+
+CONTROL_TOOLS = (
+    CONTROL_RESET,
+    CONTROL_SNAPSHOT,
+    CONTROL_STATE_HASH,
+    CONTROL_INVARIANTS,
+    CONTROL_CLOSE,
+    CONTROL_VIEW,
+)
+"""Every control-plane tool: never listed, answered only by servers started for a harness."""
+
+
+def check_api_version(major: int, minor: int, module: str) -> None:
+    """Raise `RuntimeVersionError` unless this runtime serves a server compiled for API `major.minor`.
+
+    Generated servers call this at import, as protobuf's generated modules
+    validate their runtime: a server compiled by a newer mcpfactory fails with
+    a message saying what to do, not with an obscure error on its first call.
+    """
+    from ._errors import RuntimeVersionError
+
+    have_major, have_minor = API_VERSION
+    if major != have_major or minor > have_minor:
+        raise RuntimeVersionError(
+            f"{module} was compiled for mcpfactory runtime API {major}.{minor}, but the installed runtime "
+            f"provides {have_major}.{have_minor}; install a matching mcpfactory or recompile the server "
+            f"(mcpfactory compile)"
+        )

@@ -1,0 +1,103 @@
+"""Tool definitions: a body's signature becomes an argument model and the MCP tool's JSON Schemas.
+
+`tool_def` reads a generated body (typed keyword parameters, a return
+annotation, a docstring) and builds what the call boundary needs: a strict
+pydantic model for the arguments (unknown keys and wrong types are refused,
+never coerced), the input and output schemas the tool is listed with, and
+whether the SDK convention wraps a non-object result as `{"result": value}`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import mcp_types as types
+import pydantic
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
+from pydantic_core import CoreSchema
+
+__all__ = ["INJECTED", "Effect", "ToolDef", "tool_def"]
+
+Effect = Literal["read", "write"]
+
+INJECTED = ("state", "rng")
+"""Parameters the runtime passes to a body itself; they are not part of the tool's arguments."""
+
+
+class _SchemaNoTitles(GenerateJsonSchema):
+    """JSON Schema without pydantic's generated titles: shorter prompts, same meaning."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    def generate(self, schema: CoreSchema, mode: JsonSchemaMode = "validation") -> dict[str, Any]:
+        result = super().generate(schema, mode)
+        result.pop("title", None)
+        for definition in result.get("$defs", {}).values():
+            definition.pop("title", None)
+        return result
+
+
+def _is_object_schema(schema: Mapping[str, Any]) -> bool:
+    if schema.get("type") == "object":
+        return True
+    ref = schema.get("$ref")
+    return isinstance(ref, str) and ref.startswith("#/$defs/")
+
+
+@dataclass
+class ToolDef:
+    """A compiled tool: the body, its argument model and its schemas."""
+
+    name: str
+    description: str
+    effect: Effect
+    errors: Mapping[str, str]
+    func: Callable[..., Any]
+    injected: tuple[str, ...]
+    arguments: type[pydantic.BaseModel]
+    output_schema: dict[str, Any]
+    wraps_result: bool
+    mcp_tool: types.Tool = field(repr=False)
+
+
+def tool_def(func: Callable[..., Any], effect: Effect, errors: Mapping[str, str]) -> ToolDef:
+    """Build the definition of the tool whose body is `func`."""
+    name = func.__name__
+    hints = typing.get_type_hints(func, include_extras=True)
+    fields: dict[str, Any] = {}
+    injected: list[str] = []
+    for param in inspect.signature(func).parameters.values():
+        if param.name in INJECTED:
+            injected.append(param.name)
+            continue
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param.name] = (hints[param.name], default)
+    config = pydantic.ConfigDict(extra="forbid", strict=True)
+    arguments = pydantic.create_model(f"{name}_arguments", __config__=config, **fields)
+    input_schema = arguments.model_json_schema(schema_generator=_SchemaNoTitles)
+    output_schema = pydantic.TypeAdapter(hints["return"]).json_schema(schema_generator=_SchemaNoTitles)
+    wraps = not _is_object_schema(output_schema)
+    if wraps:
+        defs = output_schema.pop("$defs", None)
+        output_schema = {"type": "object", "properties": {"result": output_schema}, "required": ["result"]}
+        if defs:
+            output_schema["$defs"] = defs
+    description = inspect.cleandoc(func.__doc__ or "")
+    tool = types.Tool(
+        name=name,
+        description=description,
+        input_schema=input_schema,
+        output_schema=output_schema,
+        annotations=types.ToolAnnotations(
+            read_only_hint=effect == "read",
+            destructive_hint=False if effect == "read" else None,
+            idempotent_hint=True if effect == "read" else None,
+            open_world_hint=False,
+        ),
+    )
+    return ToolDef(name, description, effect, errors, func, tuple(injected), arguments, output_schema, wraps, tool)

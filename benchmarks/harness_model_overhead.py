@@ -1,6 +1,6 @@
 """The harness's cost per model call: the litellm policy against a bare `openai` client, on the same fake server.
 
-All three talk to the loopback fake model server (`harness.fake_llm`), which
+All three talk to the loopback fake model server (`harness.testing`), which
 answers every request with the same tool call:
 
   openai      `AsyncOpenAI.chat.completions.create` (one client, reused);
@@ -25,11 +25,11 @@ from typing import Any
 import anyio
 from _common import machine, median
 
-from harness._llm import import_litellm
 from harness.connection import ToolSpec
-from harness.fake_llm import FakeLLM, Reply
+from harness.llm import import_litellm
 from harness.policies import LiteLLMPolicy, PolicyView
-from harness.tasks import Task
+from harness.testing import FakeLLM, Reply
+from mcpfactory.runtime import Task
 
 MESSAGES = [
     {"role": "system", "content": "You manage a small ledger of accounts."},

@@ -38,13 +38,13 @@ from _common import REPO, machine, median
 from harness.connection import open_endpoint
 from harness.policies import OraclePolicy
 from harness.runner import RunConfig, Runner
-from harness.tasks import Task, catalog_envs, env_tasks
+from mcpfactory.runtime import Task, catalog_tasks, runnable_envs
 
 CATALOG = REPO / "servers"
 
 
 def richest_env() -> str:
-    envs = catalog_envs(CATALOG)
+    envs = runnable_envs(CATALOG)
     if "tau_retail" in envs:
         return "tau_retail"
     return max(envs, key=lambda env: sum(p.stat().st_size for p in (CATALOG / env / "data").glob("*.json")))
@@ -148,7 +148,7 @@ def main() -> None:
     args = parser.parse_args()
     env = args.env or richest_env()
     rounds = 2 if args.quick else args.rounds
-    tasks = env_tasks(env, CATALOG)
+    tasks = catalog_tasks(env, CATALOG)
     data_mb = sum(p.stat().st_size for p in (CATALOG / env / "data").glob("*.json")) / 2**20
     print(f"# harness throughput: {machine()}")
     print(f"environment {env}: {len(tasks)} tasks, {data_mb:.1f} MiB of seed JSON, concurrency {args.concurrency}")

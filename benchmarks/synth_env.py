@@ -3,7 +3,7 @@
     python benchmarks/synth_env.py                 # the repair scenarios of tests/synth, all verifier checks
     python benchmarks/synth_env.py --check static --check examples --check fuzz
 
-Each scenario scripts the loopback OpenAI-compatible fake (harness/fake_llm.py)
+Each scenario scripts the loopback OpenAI-compatible fake (harness/testing.py)
 with the replies of one test of tests/synth/test_env_synthesis.py: a good
 draft, or a draft broken one way then the good one. The model answers at once,
 so the seconds are synthesis's own: loading, compiling and verifying each
@@ -23,9 +23,9 @@ from pathlib import Path
 import anyio
 from _common import machine, table
 
-from harness.fake_llm import FakeLLM, Reply
+from harness.llm import import_litellm
+from harness.testing import FakeLLM, Reply
 from mcpfactory.synth import DraftRejected, Model, ModelConfig, synthesize_env
-from mcpfactory.synth.model import import_litellm
 from mcpfactory.verify import verify_env
 from tests.synth import specs  # importable: _common puts the repository root on sys.path
 

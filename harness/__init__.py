@@ -1,13 +1,14 @@
 """The rollout harness: run agents against compiled MCP servers, score them, and write what trainers consume.
 
 The harness talks to servers only through MCP (in memory, stdio or streamable
-HTTP) and reads tasks as data; it never imports `mcpfactory`. See
-docs/harness.md.
+HTTP) and shares one contract with the rest of the project,
+`mcpfactory.runtime`: the task model, the judge, the control-plane client and
+the protocol constants. It never imports the compiler, the verifier or
+synthesis. See docs/harness.md.
 """
 
 from harness.connection import (
     Connection,
-    ControlError,
     Endpoint,
     HttpEndpoint,
     MemoryEndpoint,
@@ -18,18 +19,22 @@ from harness.connection import (
     spawn_http_server,
 )
 from harness.conversation import AssistantTurn, TokenData, ToolCall
-from harness.episode import FAULT_TERMINATIONS, EpisodeConfig, EpisodeJob, Termination, run_episode
+from harness.env import FAULT_TERMINATIONS, EpisodeConfig, Observation, StepResult, TaskEnv, Termination
+from harness.episode import EpisodeJob, run_episode
 from harness.errors import (
     ConnectionLost,
+    ContextLengthExceeded,
+    ControlError,
     HarnessError,
     InfraError,
     MalformedOutput,
     ModelError,
-    PolicyError,
     RecordFileError,
+    RunMismatch,
     TaskFileError,
 )
 from harness.faults import FaultConfig
+from harness.llm import LLMConfig
 from harness.policies import (
     LiteLLMPolicy,
     OraclePolicy,
@@ -42,14 +47,14 @@ from harness.policies import (
 from harness.records import RecordWriter, latest_records, read_records
 from harness.reward import Reward, RewardConfig
 from harness.runner import RunConfig, Runner, RunSummary
-from harness.tasks import Task, catalog_envs, env_tasks, load_tasks
-from harness.user import LiteLLMUser, UserSimulator
+from harness.user import LiteLLMUser, ScriptedUser, UserSimulator
 
 __all__ = [
     "FAULT_TERMINATIONS",
     "AssistantTurn",
     "Connection",
     "ConnectionLost",
+    "ContextLengthExceeded",
     "ControlError",
     "Endpoint",
     "EpisodeConfig",
@@ -58,14 +63,15 @@ __all__ = [
     "HarnessError",
     "HttpEndpoint",
     "InfraError",
+    "LLMConfig",
     "LiteLLMPolicy",
     "LiteLLMUser",
     "MalformedOutput",
     "MemoryEndpoint",
     "ModelError",
+    "Observation",
     "OraclePolicy",
     "Policy",
-    "PolicyError",
     "PolicySpec",
     "PolicyView",
     "RandomPolicy",
@@ -75,10 +81,13 @@ __all__ = [
     "Reward",
     "RewardConfig",
     "RunConfig",
+    "RunMismatch",
     "RunSummary",
     "Runner",
+    "ScriptedUser",
     "StdioEndpoint",
-    "Task",
+    "StepResult",
+    "TaskEnv",
     "TaskFileError",
     "Termination",
     "TokenData",
@@ -86,10 +95,7 @@ __all__ = [
     "ToolResult",
     "ToolSpec",
     "UserSimulator",
-    "catalog_envs",
-    "env_tasks",
     "latest_records",
-    "load_tasks",
     "open_endpoint",
     "read_records",
     "run_episode",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -30,7 +29,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--tasks", help="a tasks JSONL file (default: servers/<env>/tasks.jsonl)")
     p.add_argument("--catalog", help="the catalog folder holding <env>/server.py (default: ./servers)")
     p.add_argument("--task-ids", help="only these task ids (comma-separated)")
-    p.add_argument("--policy", choices=["oracle", "random", "litellm", "replay"], default="oracle")
+    p.add_argument(
+        "--policy",
+        default="oracle",
+        metavar="POLICY",
+        help="who plays the agent: oracle (default), random, litellm, replay, or trivial-silent, trivial-refusal, "
+        "trivial-bare-done, trivial-tool-spam (agents that do not do the task, to check no task rewards them)",
+    )
     p.add_argument("--model", help="litellm model name, e.g. openai/gpt-4o or openai/<served-name> with --api-base")
     p.add_argument("--api-base", help="OpenAI-compatible base URL (vLLM, SGLang, a fake)")
     p.add_argument("--api-key", help="API key (default: the provider's environment variable)")
@@ -67,8 +72,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--fault-latency", type=float, default=0.0, help="rate of injected latency")
     p.add_argument("--fault-latency-s", type=float, default=0.5)
     p.add_argument("--fault-drop", type=float, default=0.0, help="rate of injected dropped connections")
-    p.add_argument("--user-model", help="simulate the user with this model (tau-bench style); off by default")
-    p.add_argument("--user-api-base")
+    p.add_argument(
+        "--user",
+        choices=["scripted", "none"],
+        default="scripted",
+        help="who answers the agent: the task's scripted user (default), or nobody (one answer ends the episode)",
+    )
+    p.add_argument("--user-model", help="simulate the user with this model instead (tau-bench style)")
+    p.add_argument("--user-api-base", help="OpenAI-compatible base URL for --user-model")
+    p.add_argument("--user-api-key", help="API key for --user-model (default: the provider's variable)")
     p.add_argument("--check-invariants", action="store_true", help="record invariant violations of the final state")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar")
     p.set_defaults(func=_cmd_rollout)
@@ -90,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _tasks(args: argparse.Namespace) -> list[Any]:
-    from harness.tasks import catalog_envs, env_tasks, load_tasks
+    from mcpfactory.runtime import catalog_tasks, load_tasks, runnable_envs
 
     ids = args.task_ids.split(",") if args.task_ids else None
     root = Path(args.catalog).resolve() if args.catalog else None
@@ -100,12 +112,12 @@ def _tasks(args: argparse.Namespace) -> list[Any]:
     else:
         if not args.env:
             raise SystemExit("mcpfactory rollout: give --env ENV|all or --tasks FILE")
-        envs = catalog_envs(root) if args.env == "all" else args.env.split(",")
-        tasks = [t for env in envs for t in env_tasks(env, root) if ids is None or t.id in ids]
+        envs = runnable_envs(root) if args.env == "all" else args.env.split(",")
+        tasks = [t for env in envs for t in catalog_tasks(env, root) if ids is None or t.id in ids]
     if not args.allow_unverified:
-        from harness.tasks import verification_problem
+        from mcpfactory.runtime import usability_problem
 
-        problems = sorted({p for env in {t.env for t in tasks} if (p := verification_problem(env, root))})
+        problems = sorted({p for env in {t.env for t in tasks} if (p := usability_problem(env, root))})
         if problems:
             raise SystemExit(
                 "mcpfactory rollout: only verified environments run (or pass --allow-unverified):\n  "
@@ -124,8 +136,6 @@ def _policy(args: argparse.Namespace) -> Any:
         for name in ("api_base", "api_key", "temperature", "max_tokens"):
             if getattr(args, name) is not None:
                 options[name] = getattr(args, name)
-        if args.api_base and not args.api_key:
-            options["api_key"] = os.environ.get("OPENAI_API_KEY", "none")
         options["logprobs"] = args.logprobs
         options["return_token_ids"] = args.return_token_ids
         return PolicySpec("litellm", options)
@@ -133,6 +143,11 @@ def _policy(args: argparse.Namespace) -> Any:
         if not args.replay:
             raise SystemExit("mcpfactory rollout: --policy replay needs --replay RECORDS")
         return PolicySpec("replay", {"records": args.replay})
+    from harness.policies.trivial import TRIVIAL_KINDS
+
+    known = {"oracle", "random", *(f"trivial-{kind}" for kind in TRIVIAL_KINDS)}
+    if args.policy not in known:
+        raise SystemExit(f"mcpfactory rollout: unknown policy {args.policy!r} ({', '.join(sorted(known))})")
     return PolicySpec(args.policy)
 
 
@@ -142,10 +157,11 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     from harness.episode import EpisodeConfig
     from harness.errors import HarnessError
     from harness.faults import FaultConfig
+    from harness.llm import LLMConfig
     from harness.report import build_report, render_text
     from harness.reward import RewardConfig
     from harness.runner import RunConfig, Runner
-    from harness.user import LiteLLMUser
+    from harness.user import LiteLLMUser, ScriptedUser, UserSimulator
 
     tasks = _tasks(args)
     if not tasks:
@@ -188,7 +204,18 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     envs = sorted({t.env for t in tasks})
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{'+'.join(envs)}-{spec.name}-{stamp}"
-    user = LiteLLMUser(args.user_model, api_base=args.user_api_base) if args.user_model else None
+    user: UserSimulator | None = None
+    if args.user_model:
+        user = LiteLLMUser(
+            LLMConfig(
+                model=args.user_model,
+                api_base=args.user_api_base,
+                api_key=args.user_api_key,
+                timeout=args.model_timeout,
+            )
+        )
+    elif args.user == "scripted":
+        user = ScriptedUser()
     out.mkdir(parents=True, exist_ok=True)
     try:
         with contextlib.ExitStack() as stack:
@@ -258,31 +285,43 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def run_demo_rollouts(
     say: Callable[[str], None], *, samples: int = 2, catalog: Path | None = None, verified_only: bool = True
 ) -> int:
-    """Run the oracle and the random policy over the catalog in memory and print both reports.
+    """Run the oracle, the trivial agents and the random policy over the catalog in memory; print the results.
 
     Meant for `mcpfactory demo`; returns 1 if the oracle misses any task (an environment or task bug).
     """
     import anyio
 
-    from harness.policies import OraclePolicy, RandomPolicy
+    from harness.policies import TRIVIAL_KINDS, OraclePolicy, Policy, RandomPolicy, TrivialPolicy
     from harness.report import build_report_from_records, render_text
     from harness.runner import RunConfig, Runner
-    from harness.tasks import catalog_envs, env_tasks, verification_problem
+    from mcpfactory.runtime import catalog_tasks, runnable_envs, usability_problem
 
-    envs = catalog_envs(catalog)
+    envs = runnable_envs(catalog)
     if verified_only:
-        for problem in filter(None, (verification_problem(env, catalog) for env in envs)):
+        for problem in filter(None, (usability_problem(env, catalog) for env in envs)):
             say(f"skipped {problem}")
-        envs = [env for env in envs if verification_problem(env, catalog) is None]
-    tasks = [task for env in envs for task in env_tasks(env, catalog)]
+        envs = [env for env in envs if usability_problem(env, catalog) is None]
+    tasks = [task for env in envs for task in catalog_tasks(env, catalog)]
     if not tasks:
         say("no environment has both a compiled server and tasks")
         return 0
     status = 0
-    for policy in (OraclePolicy(), RandomPolicy()):
-        summary = anyio.run(Runner(policy, RunConfig(samples=samples), catalog=catalog).run, tasks)
-        say(f"== {policy.name} policy ==")
-        say(render_text(build_report_from_records(summary.records)))
-        if policy.name == "oracle" and summary.success_rate != 1.0:
-            status = 1
+    summary = anyio.run(Runner(OraclePolicy(), RunConfig(samples=samples), catalog=catalog).run, tasks)
+    say("== oracle policy (the reference: it must score 1.0) ==")
+    say(render_text(build_report_from_records(summary.records)))
+    if summary.success_rate != 1.0:
+        status = 1
+    say("\n== agents that do not do the task (no task may reward them) ==")
+    say(f"{'agent':<22} {'success':>8} {'refusals':>9} {'others':>8} {'reward':>7}")
+    floor: list[Policy] = [*(TrivialPolicy(kind) for kind in TRIVIAL_KINDS), RandomPolicy()]
+    for policy in floor:
+        overall = build_report_from_records(anyio.run(Runner(policy, catalog=catalog).run, tasks).records)["overall"]
+        say(
+            f"{policy.name:<22} {_pct(overall['success_all']):>8} {_pct(overall['success_refusal']):>9} "
+            f"{_pct(overall['success_other']):>8} {overall['mean_reward'] or 0.0:>7.3f}"
+        )
     return status
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"

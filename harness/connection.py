@@ -22,7 +22,6 @@ an abandoned call must not land in the next episode's state.
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import os
 import secrets
@@ -34,26 +33,27 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import Any, Literal, Self, TextIO, cast
+from typing import Any, Literal, Self, TextIO
 
 import anyio
 import anyio.abc
-import mcp.types as mcp_types
 from mcp.client.client import Client
 from mcp.client.stdio import StdioServerParameters, get_default_environment, stdio_client
 from mcp.server.lowlevel import Server
-from mcp.shared.exceptions import MCPError
 
 from harness.errors import ConnectionLost, HarnessError, InfraError
-from harness.tasks import catalog_root, read_spec_sha256
+from mcpfactory.runtime import (
+    EnvClient,
+    ToolResult,
+    UnknownEnvironment,
+    catalog_root,
+    read_spec_sha256,
+    server_module,
+)
+from mcpfactory.runtime._client import TRANSPORT_ERRORS
 
 __all__ = [
-    "CONTROL_SECRET_META_KEY",
-    "ERROR_META_KEY",
-    "FAULT_META_KEY",
-    "SESSION_META_KEY",
     "Connection",
-    "ControlError",
     "Endpoint",
     "HttpEndpoint",
     "MemoryEndpoint",
@@ -67,30 +67,10 @@ __all__ = [
 
 logger = logging.getLogger("harness.connection")
 
-SESSION_META_KEY = "io.mcpfactory/session"
-CONTROL_SECRET_META_KEY = "io.mcpfactory/control-secret"
-ERROR_META_KEY = "io.mcpfactory/error"
-FAULT_META_KEY = "io.mcpfactory/fault"
-CONTROL_PREFIX = "_control_"
-_MAX_TOOL_PAGES = 100  # a server whose cursor never ends cannot hang an episode
-
 Transport = Literal["memory", "stdio", "http"]
 
-# What a broken transport raises, besides MCPError: a closed stream, a dead pipe, a refused socket.
-_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
-    MCPError,
-    anyio.ClosedResourceError,
-    anyio.BrokenResourceError,
-    anyio.EndOfStream,
-    OSError,
-)
-
 # Closing a client whose server died can also raise RuntimeError from the SDK's teardown.
-_CLOSE_ERRORS: tuple[type[BaseException], ...] = (*_TRANSPORT_ERRORS, RuntimeError)
-
-
-class ControlError(InfraError):
-    """A control-plane call was refused (bad initial state, missing secret, server without `--control`)."""
+_CLOSE_ERRORS: tuple[type[BaseException], ...] = (*TRANSPORT_ERRORS, RuntimeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,59 +94,13 @@ class ToolSpec:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class ToolResult:
-    """A tool call's outcome as the harness sees it.
+class Connection(EnvClient):
+    """One session of an environment, lent by its endpoint to one episode.
 
-    `value` is the structured result, unwrapped from `{"result": v}` when the
-    output schema says the SDK wrapped it; `text` is what the model reads.
-    `error` is the `io.mcpfactory/error` meta of a refused call (domain error,
-    invalid arguments, unknown tool); `fault` is set for an environment bug.
-    """
-
-    text: str
-    value: Any = None
-    is_error: bool = False
-    error: Mapping[str, Any] | None = None
-    fault: Mapping[str, Any] | None = None
-
-    @property
-    def error_code(self) -> str | None:
-        code = (self.error or {}).get("code")
-        return code if isinstance(code, str) else None
-
-
-def _unwrap(structured: Any, output_schema: Mapping[str, Any] | None) -> Any:
-    if (
-        isinstance(structured, dict)
-        and output_schema is not None
-        and set(output_schema.get("properties", {})) == {"result"}
-        and output_schema.get("required") == ["result"]
-        and set(structured) == {"result"}
-    ):
-        return structured["result"]
-    return structured
-
-
-def _to_result(raw: mcp_types.CallToolResult, output_schema: Mapping[str, Any] | None) -> ToolResult:
-    text = "".join(block.text for block in raw.content if isinstance(block, mcp_types.TextContent))
-    meta = raw.meta or {}
-    structured = raw.structured_content
-    return ToolResult(
-        text=text,
-        value=_unwrap(structured, output_schema) if structured is not None else None,
-        is_error=bool(raw.is_error),
-        error=meta.get(ERROR_META_KEY),
-        fault=meta.get(FAULT_META_KEY),
-    )
-
-
-class Connection:
-    """One MCP session of an environment, lent to one episode.
-
-    Every method raises `ConnectionLost` when the transport breaks; a call that
-    runs past its deadline raises `TimeoutError`. Either marks the connection
-    `broken`, and the endpoint never lends it again.
+    The runtime's client (`mcpfactory.runtime.EnvClient`: tool calls, reset,
+    snapshot, hash, views) plus what the harness caches per endpoint. A call
+    past its deadline or over a broken transport marks it `broken`, and the
+    endpoint never lends it again.
     """
 
     def __init__(
@@ -177,75 +111,18 @@ class Connection:
         session_key: str | None = None,
         control_secret: str | None = None,
     ) -> None:
-        self.endpoint = endpoint
-        self.env = endpoint.env
-        self._client = client
-        self._meta: dict[str, Any] = {SESSION_META_KEY: session_key} if session_key else {}
-        self._control_meta = dict(self._meta)
-        if control_secret:
-            self._control_meta[CONTROL_SECRET_META_KEY] = control_secret
-        self.broken = False
-
-    async def _send(
-        self, name: str, arguments: Mapping[str, Any], meta: dict[str, Any], timeout: float | None
-    ) -> mcp_types.CallToolResult:
-        # Bypass Client.call_tool: it re-lists the tools before every call to an unlisted
-        # (control) tool and validates output schemas the harness does not need checked.
-        request = mcp_types.CallToolRequest(
-            params=mcp_types.CallToolRequestParams(
-                name=name, arguments=dict(arguments), _meta=cast(mcp_types.RequestParamsMeta, meta) if meta else None
-            )
+        super().__init__(
+            client,
+            endpoint.env,
+            session_key=session_key,
+            control_secret=control_secret,
+            output_schemas=endpoint.output_schemas,
         )
-        try:
-            with anyio.fail_after(timeout):
-                return await self._client.session.send_request(request, mcp_types.CallToolResult)
-        except TimeoutError:
-            self.broken = True
-            raise
-        except _TRANSPORT_ERRORS as exc:
-            self.broken = True
-            raise ConnectionLost(self.env, f"{type(exc).__name__}: {exc}") from exc
+        self.endpoint = endpoint
 
-    async def list_tools(self) -> list[ToolSpec]:
-        """Return the tools the agent may see (the control plane is never listed)."""
+    async def tools(self) -> list[ToolSpec]:
+        """The tools the agent may see (cached by the endpoint; the control plane is never listed)."""
         return await self.endpoint.tools(self)
-
-    async def call_tool(self, name: str, arguments: Mapping[str, Any], *, timeout: float | None = None) -> ToolResult:
-        """Call an agent-facing tool on this session."""
-        schemas = self.endpoint.output_schemas
-        return _to_result(await self._send(name, arguments, self._meta, timeout), schemas.get(name))
-
-    async def control(self, name: str, arguments: Mapping[str, Any], *, timeout: float | None = None) -> Any:
-        """Call a control-plane tool and return its decoded JSON result; raise `ControlError` if refused."""
-        raw = await self._send(name, arguments, self._control_meta, timeout)
-        text = "".join(block.text for block in raw.content if isinstance(block, mcp_types.TextContent))
-        if raw.is_error:
-            raise ControlError(f"{self.env}: {name} refused: {text}")
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            raise ControlError(f"{self.env}: {name} answered with non-JSON text: {text[:200]!r}") from None
-
-    async def reset(
-        self, initial_state: Mapping[str, Any] | None = None, seed: int | None = None, *, timeout: float | None = None
-    ) -> None:
-        """Reset the session to the seed, a patch of it (`{"patch": ...}`) or a full state."""
-        arguments: dict[str, Any] = dict(initial_state or {})
-        if seed is not None:
-            arguments["seed"] = seed
-        await self.control("_control_reset", arguments, timeout=timeout)
-
-    async def snapshot(self, scope: Literal["full", "changes"] = "changes", *, timeout: float | None = None) -> Any:
-        """Return the session's state (`changes`: records that differ from the seed, deletions as null)."""
-        return (await self.control("_control_snapshot", {"scope": scope}, timeout=timeout))["state"]
-
-    async def state_hash(self, *, timeout: float | None = None) -> str:
-        """Return the canonical SHA-256 of the session's state."""
-        return str((await self.control("_control_state_hash", {}, timeout=timeout))["state_sha256"])
-
-    async def invariants(self, *, timeout: float | None = None) -> list[dict[str, str]]:
-        """Return the invariants the session's state violates."""
-        return list((await self.control("_control_invariants", {}, timeout=timeout))["violations"])
 
 
 @dataclass
@@ -322,7 +199,7 @@ class Endpoint:
 
         try:
             hosted: _Hosted = await self._tg.start(run)
-        except _TRANSPORT_ERRORS as exc:
+        except TRANSPORT_ERRORS as exc:
             raise ConnectionLost(self.env, f"cannot connect over {self.transport}: {exc}") from exc
         return hosted
 
@@ -336,21 +213,7 @@ class Endpoint:
         if self._tools is None:
             async with self._cache_lock:
                 if self._tools is None:
-                    listed: list[mcp_types.Tool] = []
-                    cursor: str | None = None
-                    try:
-                        with anyio.fail_after(self.call_timeout):
-                            for _ in range(_MAX_TOOL_PAGES):
-                                page = await connection._client.session.list_tools(
-                                    params=mcp_types.PaginatedRequestParams(cursor=cursor)
-                                )
-                                listed += page.tools
-                                cursor = page.next_cursor
-                                if cursor is None:
-                                    break
-                    except _TRANSPORT_ERRORS as exc:
-                        connection.broken = True
-                        raise ConnectionLost(self.env, f"tools/list failed: {exc}") from exc
+                    listed = await connection.list_tools(timeout=self.call_timeout)
                     tools = [
                         ToolSpec(
                             name=tool.name,
@@ -360,9 +223,8 @@ class Endpoint:
                             read_only=tool.annotations.read_only_hint if tool.annotations else None,
                         )
                         for tool in listed
-                        if not tool.name.startswith(CONTROL_PREFIX)
                     ]
-                    self.output_schemas = {tool.name: tool.output_schema for tool in tools}
+                    self.output_schemas.update({tool.name: tool.output_schema for tool in tools})
                     self._tools = tools
         return list(self._tools)
 
@@ -383,7 +245,7 @@ class Endpoint:
         return self._seed
 
     async def _read_seed(self, connection: Connection) -> dict[str, Any]:
-        await connection.reset({}, timeout=self.call_timeout)
+        await connection.reset(timeout=self.call_timeout)
         state: dict[str, Any] = await connection.snapshot("full", timeout=self.call_timeout)
         return state
 
@@ -576,16 +438,6 @@ async def spawn_http_server(
             await process.aclose()
 
 
-def _server_module(env: str, root: Path | None) -> ModuleType:
-    root = root or catalog_root()
-    if not (root / env / "server.py").exists():
-        raise LookupError(f"environment {env!r} has no compiled server in {root} (run: mcpfactory compile)")
-    parent = str(root.parent)
-    if parent not in sys.path:
-        sys.path.insert(0, parent)
-    return importlib.import_module(f"{root.name}.{env}.server")
-
-
 @asynccontextmanager
 async def open_endpoint(
     env: str,
@@ -606,13 +458,13 @@ async def open_endpoint(
     spec_sha = read_spec_sha256(root / env / "server.py")
     endpoint: Endpoint
     if transport == "memory":
-        module = _server_module(env, root)
+        module = server_module(env, root)
         endpoint = MemoryEndpoint.from_module(module, call_timeout=call_timeout)
         async with endpoint:
             yield endpoint
     elif transport == "stdio":
         if not (root / env / "server.py").exists():
-            raise LookupError(f"environment {env!r} has no compiled server in {root}")
+            raise UnknownEnvironment(env, f"{root} (no compiled server; run: mcpfactory compile)")
         endpoint = StdioEndpoint(
             env,
             module=f"{root.name}.{env}",

@@ -1,52 +1,50 @@
-"""The exceptions the harness raises.
-
-The harness never imports `mcpfactory`, so it keeps its own tree:
+"""The exceptions the harness raises: its branch of mcpfactory's one tree (drawn in `mcpfactory.errors`).
 
 ```
-HarnessError
- ├── TaskFileError      a tasks.jsonl line that is not a task: file, line, field
- ├── RecordFileError    a records file that cannot be read back: file, line
- ├── InfraError         the harness lost its server (connection dropped, process died); retried
- │    └── ConnectionLost
- └── PolicyError        the policy could not produce a turn
-      ├── ModelError       the model server failed (after retries), or refused the request
-      └── MalformedOutput  the model answered with something that is not a usable turn
+MCPFactoryError
+ ├── TaskFileError          a tasks file line that is not a task (file, line, field)
+ ├── InfraError             the plumbing failed; says nothing about the agent; the runner retries it
+ │    └── ConnectionLost    the MCP connection to an environment broke
+ ├── ControlError           a control-plane call was refused (bad initial state, no control plane)
+ ├── ModelError             a model call failed for good: retries ran out, or the request was refused
+ │    └── ContextLengthExceeded  the conversation no longer fits the model's context
+ └── HarnessError           the harness could not do what it was asked
+      ├── RecordFileError   a records file that cannot be read back (file, line)
+      ├── RunMismatch       --resume of a run with another policy, sampler or group size
+      └── MalformedOutput   the model answered with something that is not a usable turn
 ```
 
-An episode turns these into termination reasons (`infra_error`, `model_error`,
-`malformed_output`); only `InfraError` is retried by the runner.
+`ModelError` is shared with synthesis (`harness.llm` is the one layer that
+calls models). An episode turns these into termination reasons; only
+`InfraError` is retried.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
+
+from mcpfactory.runtime import ConnectionLost, ControlError, InfraError, MCPFactoryError, TaskFileError
 
 __all__ = [
     "ConnectionLost",
+    "ContextLengthExceeded",
+    "ControlError",
     "HarnessError",
     "InfraError",
     "MalformedOutput",
     "ModelError",
-    "PolicyError",
+    "ModelErrorKind",
     "RecordFileError",
+    "RunMismatch",
     "TaskFileError",
 ]
 
-
-class HarnessError(Exception):
-    """Base class of every error the harness raises on purpose."""
+ModelErrorKind = Literal["auth", "bad_request", "context_length", "rate_limit", "server", "timeout", "connection"]
 
 
-class TaskFileError(HarnessError):
-    """A tasks file line that does not describe a task."""
-
-    def __init__(self, path: Path | str, line: int, field: str, message: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.field = field
-        self.message = message
-        where = f"{field}: " if field else ""
-        super().__init__(f"{self.path}:{line}: {where}{message}")
+class HarnessError(MCPFactoryError):
+    """Base class of the errors the harness raises on purpose."""
 
 
 class RecordFileError(HarnessError):
@@ -59,31 +57,37 @@ class RecordFileError(HarnessError):
         super().__init__(f"{self.path}:{line}: {message}")
 
 
-class InfraError(HarnessError):
-    """The harness's own plumbing failed; the episode says nothing about the agent and is retried."""
+class RunMismatch(HarnessError):
+    """A resumed run asked for something the recorded run did not (another policy, sampler or group size)."""
 
 
-class ConnectionLost(InfraError):
-    """The MCP connection to the environment broke (a dead process, a dropped socket)."""
+class ModelError(MCPFactoryError):
+    """The model server failed after retries, or refused the request.
 
-    def __init__(self, env: str, detail: str) -> None:
-        self.env = env
-        self.detail = detail
-        super().__init__(f"{env}: connection lost: {detail}")
+    `kind` says which: `auth` (401/403: a key is missing or wrong),
+    `bad_request` (another 4xx), `context_length`, `rate_limit`, `server`
+    (5xx), `timeout` or `connection` (each after the retries ran out).
+    """
 
-
-class PolicyError(HarnessError):
-    """The policy could not produce the next assistant turn."""
-
-
-class ModelError(PolicyError):
-    """The model server failed after retries, or refused the request (status 4xx other than 429)."""
-
-    def __init__(self, message: str, *, status: int | None = None, attempts: int = 1) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: ModelErrorKind = "server",
+        status: int | None = None,
+        attempts: int = 1,
+        model: str | None = None,
+    ) -> None:
+        self.kind = kind
         self.status = status
         self.attempts = attempts
+        self.model = model
         super().__init__(message)
 
 
-class MalformedOutput(PolicyError):
+class ContextLengthExceeded(ModelError):
+    """The conversation no longer fits the model's context window (a 400 from vLLM, OpenAI, ...)."""
+
+
+class MalformedOutput(HarnessError):
     """The model's reply cannot be used as a turn (no choices, an unparseable body)."""

@@ -65,7 +65,7 @@ def export_sft(run: Path | str, out: Path | str, *, min_reward: float | None = 1
         for record in _kept(run, min_reward):
             yield {
                 "messages": record["messages"],
-                "tools": tools.get(str(record["env"]), []),
+                "tools": record.get("tools") or tools.get(str(record["env"]), []),
                 "reward": record["reward"],
                 "env": record["env"],
                 "task": record["task"],

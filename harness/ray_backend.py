@@ -24,7 +24,7 @@ import anyio
 
 from harness.episode import EpisodeJob
 from harness.errors import HarnessError
-from harness.tasks import catalog_root
+from mcpfactory.runtime import catalog_root
 
 if TYPE_CHECKING:
     from harness.runner import RunConfig, Runner

@@ -1,8 +1,11 @@
 """Reports over a run's records: success, pass@k and pass^k, turns, calls, errors, terminations; plots; comparisons.
 
-Faults that are not the agent's doing (`model_error`, `env_fault`,
-`infra_error`) are counted apart and excluded from every success and reward
-figure. pass@k is the unbiased estimator of Chen et al. (2021),
+Faults that are not the agent's doing (`timeout`, `model_error`,
+`env_fault`, `infra_error`) are counted apart and excluded from the success
+and reward figures; `success_all` counts them as failures, so a model that
+never answers cannot look good. Success is also split between refusal tasks
+(where doing nothing can be right) and the others, so a policy that refuses
+everything shows for what it is. pass@k is the unbiased estimator of Chen et al. (2021),
 `1 - C(n-c, k) / C(n, k)`; pass^k is tau-bench's, `C(c, k) / C(n, k)`: the
 chance that k samples of a task all succeed. Both are averaged over tasks,
 for k up to the fewest agent episodes any task has.
@@ -29,7 +32,7 @@ __all__ = [
     "write_plots",
 ]
 
-_FAULTS = ("model_error", "env_fault", "infra_error")
+_FAULTS = ("timeout", "model_error", "env_fault", "infra_error")
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -65,11 +68,17 @@ def _stats(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         for k in range(1, smallest + 1):
             ks["pass@k"][str(k)] = _mean([pass_at_k(len(v), sum(v), k) for v in per_task.values()]) or 0.0
             ks["pass^k"][str(k)] = _mean([pass_hat_k(len(v), sum(v), k) for v in per_task.values()]) or 0.0
+    refusals = [r for r in agent if _refusal(r)]
+    others = [r for r in agent if not _refusal(r)]
     return {
         "episodes": len(records),
         "agent_episodes": len(agent),
         "tasks": len({(r["env"], r["task"]) for r in records}),
         "success_rate": _mean([1.0 if r.get("success") else 0.0 for r in agent]),
+        "success_all": _mean([1.0 if r.get("success") else 0.0 for r in records]),
+        "success_refusal": _mean([1.0 if r.get("success") else 0.0 for r in refusals]),
+        "success_other": _mean([1.0 if r.get("success") else 0.0 for r in others]),
+        "refusal_episodes": len(refusals),
         "mean_reward": _mean([float(r["reward"]) for r in agent]),
         "pass@k": ks["pass@k"],
         "pass^k": ks["pass^k"],
@@ -83,6 +92,10 @@ def _stats(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "fault_rate": sum(terminations.get(kind, 0) for kind in _FAULTS) / len(records) if records else None,
         "infra_retries": sum(len(r.get("infra_failures") or []) for r in records),
     }
+
+
+def _refusal(record: Mapping[str, Any]) -> bool:
+    return bool(record.get("refusal")) or "refusal" in (record.get("tags") or [])
 
 
 def build_report_from_records(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -120,7 +133,8 @@ def _row(name: str, stats: Mapping[str, Any]) -> str:
     top = max(k, key=int) if k else None
     hat = f"{_pct(k[top])} (k={top})" if top else "-"
     return (
-        f"{name:<28} {stats['episodes']:>6} {_pct(stats['success_rate']):>8} {_num(stats['mean_reward']):>7} "
+        f"{name:<28} {stats['episodes']:>6} {_pct(stats['success_rate']):>8} {_pct(stats['success_refusal']):>8} "
+        f"{_pct(stats['success_other']):>8} {_num(stats['mean_reward']):>7} "
         f"{hat:>14} {_num(stats['mean_turns'], 1):>6} {_num(stats['mean_calls'], 1):>6} "
         f"{_pct(stats['tool_error_rate']):>8} {sum(stats['faults'].values()):>6}"
     )
@@ -130,8 +144,8 @@ def render_text(report: Mapping[str, Any], *, max_tasks: int = 40) -> str:
     """Render a report as a plain-text table (environments, then the tasks, worst first)."""
     overall = report["overall"]
     header = (
-        f"{'':<28} {'eps':>6} {'success':>8} {'reward':>7} {'pass^k':>14} {'turns':>6} {'calls':>6} "
-        f"{'tool err':>8} {'faults':>6}"
+        f"{'':<28} {'eps':>6} {'success':>8} {'refusals':>8} {'others':>8} {'reward':>7} {'pass^k':>14} "
+        f"{'turns':>6} {'calls':>6} {'tool err':>8} {'faults':>6}"
     )
     lines = [f"policy: {', '.join(report['policies'])}", header, _row("all", overall)]
     lines += [_row(f"  {env}", stats) for env, stats in report["envs"].items()]
@@ -141,9 +155,10 @@ def render_text(report: Mapping[str, Any], *, max_tasks: int = 40) -> str:
     lines.append("terminations: " + ", ".join(f"{k} {v}" for k, v in overall["terminations"].items()))
     faults = overall["faults"]
     lines.append(
-        f"faults (excluded from success): model_error {faults['model_error']}, env_fault {faults['env_fault']}, "
-        f"infra_error {faults['infra_error']}; infra retries {overall['infra_retries']}; "
-        f"injected faults {overall['injected_faults']}"
+        "faults (excluded from success): "
+        + ", ".join(f"{kind} {count}" for kind, count in faults.items())
+        + f"; success counting faults as failures {_pct(overall['success_all'])}; "
+        f"infra retries {overall['infra_retries']}; injected faults {overall['injected_faults']}"
     )
     tasks = sorted(report["tasks"].items(), key=lambda item: (item[1]["success_rate"] or 0.0, item[0]))
     if tasks:

@@ -33,8 +33,8 @@ from harness.errors import HarnessError
 from harness.policies.base import Policy, PolicySpec
 from harness.records import RECORDS_FILE, RecordWriter, finished_episodes, read_records
 from harness.reward import ReferenceCache
-from harness.tasks import Task
 from harness.user import UserSimulator
+from mcpfactory.runtime import Task
 
 __all__ = ["RunConfig", "RunSummary", "Runner", "plan_jobs"]
 
@@ -258,6 +258,9 @@ class Runner:
         """Run jobs in this process under the concurrency limit, calling `emit` with each final record."""
         policy = self.policy or (self.spec.build() if self.spec else None)
         assert policy is not None
+        warm_up = getattr(policy, "warm_up", None)
+        if callable(warm_up):
+            await warm_up()  # imports and connections are paid here, not inside any episode's deadline
         envs = sorted({job.task.env for job in jobs})
         async with self._endpoints(envs) as endpoints:
             pending = iter(jobs)
@@ -269,7 +272,6 @@ class Runner:
             async with anyio.create_task_group() as group:
                 for _ in range(min(self.config.concurrency, len(jobs))):
                     group.start_soon(worker)
-            self._write_tools_files(endpoints)
 
     # internals ---------------------------------------------------------------------
     async def _run_with_retries(self, job: EpisodeJob, policy: Policy, endpoint: Endpoint) -> dict[str, Any]:
@@ -332,17 +334,3 @@ class Runner:
         runs = json.loads(path.read_text(encoding="utf-8")).get("runs", []) if path.exists() else []
         runs.append(meta)
         path.write_text(json.dumps({**meta, "runs": runs}, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-    def _write_tools_files(self, endpoints: Mapping[str, Endpoint]) -> None:
-        """Keep each environment's tools (OpenAI format) beside the records, for exporters."""
-        if self.out is None:
-            return
-        folder = self.out / "tools"
-        folder.mkdir(parents=True, exist_ok=True)
-        for env, endpoint in endpoints.items():
-            if endpoint.cached_tools is None:
-                continue
-            tools = [tool.to_openai() for tool in endpoint.cached_tools]
-            (folder / f"{env}.json").write_text(
-                json.dumps(tools, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
-            )

@@ -1,4 +1,4 @@
-"""Tool input schemas: validate a model's arguments before calling, and fill in defaults for comparison."""
+"""Tool input schemas: validate a model's arguments before calling."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from jsonschema.exceptions import ValidationError
 
 from harness.connection import ToolSpec
 
-__all__ = ["ArgumentChecker", "resolve_ref", "with_defaults"]
+__all__ = ["ArgumentChecker", "resolve_ref"]
 
 
 def resolve_ref(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -23,15 +23,6 @@ def resolve_ref(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[s
         schema = target if isinstance(target, Mapping) else {}
         seen += 1
     return schema
-
-
-def with_defaults(arguments: Mapping[str, Any], input_schema: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the arguments with the schema's top-level defaults filled in (so `{}` equals `{"x": default}`)."""
-    filled = dict(arguments)
-    for name, prop in (input_schema.get("properties") or {}).items():
-        if name not in filled and isinstance(prop, Mapping) and "default" in prop:
-            filled[name] = prop["default"]
-    return filled
 
 
 def _where(error: ValidationError) -> str:

@@ -7,8 +7,10 @@ the harness shares; this module is its public face for the rest of mcpfactory.
 from mcpfactory.runtime._catalog import (
     MANIFEST_NAME,
     catalog_root,
+    catalog_tasks,
     env_names,
     read_spec_sha256,
+    runnable_envs,
     server_module,
     spec_files_sha256,
     spec_path,
@@ -18,8 +20,10 @@ from mcpfactory.runtime._catalog import (
 __all__ = [
     "MANIFEST_NAME",
     "catalog_root",
+    "catalog_tasks",
     "env_names",
     "read_spec_sha256",
+    "runnable_envs",
     "server_module",
     "spec_files_sha256",
     "spec_path",

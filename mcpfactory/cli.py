@@ -137,13 +137,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         register(sub)
 
     args = parser.parse_args(argv)
-    from mcpfactory.errors import MCPFactoryError
+    from mcpfactory.errors import (
+        MCPFactoryError,
+        ReplayError,
+        SpecError,
+        TaskFileError,
+        UnknownEnvironment,
+        UsageError,
+    )
 
     try:
         return int(args.func(args))
     except MCPFactoryError as exc:
+        # Bad input (a file, a name, an option) exits 2, like argparse; anything else that failed exits 1.
+        bad_input = (SpecError, TaskFileError, ReplayError, UnknownEnvironment, UsageError)
         print(f"mcpfactory {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, bad_input) else 1
 
 
 def _plugins() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:

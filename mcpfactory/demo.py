@@ -10,7 +10,7 @@ import anyio
 
 from mcpfactory.catalog import catalog_root, env_names
 from mcpfactory.compiler import compile_spec
-from mcpfactory.connect import connect, control, unwrap
+from mcpfactory.connect import connect
 from mcpfactory.errors import SpecError
 from mcpfactory.spec import load_spec
 
@@ -26,28 +26,24 @@ async def _exercise(env: str, say: Callable[[str], None]) -> bool:
     spec = load_spec(catalog_root() / env / "spec.yaml").spec
     ok = True
     async with connect(env, "stdio", control=True) as client:
-        tools = (await client.list_tools()).tools
-        say(f"  started `python -m servers.{env}` over stdio: {len(tools)} tools")
-        schemas = {tool.name: tool.output_schema for tool in tools}
+        say(f"  started `python -m servers.{env}` over stdio: {len(client.output_schemas)} tools")
         for name, tool in spec.tools.items():
             for example in tool.examples[:2]:
-                await control(client, "_control_reset")
+                await client.reset()
                 for call in example.before:
                     await client.call_tool(call.tool, call.args)
                 result = await client.call_tool(name, example.args)
-                text = "".join(getattr(block, "text", "") for block in result.content)
                 if example.error is not None:
-                    code = (result.meta or {}).get("io.mcpfactory/error", {}).get("code")
-                    passed = result.is_error and code == example.error
-                    shown = f"refused: {_short(text)}"
+                    passed = result.is_error and result.error_code == example.error
+                    shown = f"refused: {_short(result.text)}"
                 else:
-                    passed = not result.is_error and unwrap(result.structured_content, schemas[name]) == example.returns
-                    shown = _short(text)
+                    passed = not result.is_error and result.value == example.returns
+                    shown = _short(result.text)
                 ok &= passed
                 mark = "ok " if passed else "FAIL"
                 say(f"    [{mark}] {name}({_short(example.args, 60)}) -> {shown}")
-        digest = await control(client, "_control_state_hash")
-        say(f"  state sha256 after the last example: {digest['state_sha256'][:16]}…")
+        digest = await client.state_hash()
+        say(f"  state sha256 after the last example: {digest[:16]}…")
     return ok
 
 

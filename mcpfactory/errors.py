@@ -1,21 +1,34 @@
-"""The exceptions mcpfactory raises.
+"""The exceptions mcpfactory raises: one tree, rooted at `MCPFactoryError`.
 
 ```
-MCPFactoryError
- ├── SpecError          a spec that does not load: one or more SpecIssues with file, line, column, path
- ├── CompileError       a spec that loads but cannot be turned into a server (e.g. the formatter failed)
- ├── DriftError         `compile --check`: a committed server differs from what its spec generates
- ├── ReplayError        `replay`: an unreadable calls file or a server that cannot be reached
- └── SynthError         synthesis could not do what it was asked (mcpfactory.synth)
-      ├── ModelError         the model could not be reached or refused, after retries
-      │    └── CacheMiss     replay mode met a request the cache never recorded
-      ├── OutputError        the model's reply held no JSON (or YAML) that validates
-      ├── DraftRejected      no draft passed within the allowed rounds
-      └── OpenAPIError       an OpenAPI document that cannot be turned into a spec
+MCPFactoryError                       (mcpfactory.runtime)
+ ├── UnknownEnvironment (LookupError)  an environment the catalog does not hold
+ ├── TaskFileError                     a tasks file line that is not a task: file, line, field
+ ├── ControlError                      a control-plane call was refused (no control plane, bad initial state)
+ ├── InfraError                        the plumbing failed; says nothing about the agent; the runner retries it
+ │    └── ConnectionLost               the MCP connection to an environment broke
+ ├── RuntimeVersionError (ImportError) a server compiled for a runtime API this installation lacks
+ ├── SpecError                         a spec that does not load: SpecIssues with file, line, column, path
+ ├── CompileError                      a spec that loads but cannot be turned into a server
+ ├── DriftError                        `compile --check`: a committed server differs from what its spec generates
+ ├── ReplayError                       `replay`: an unreadable calls file
+ ├── UsageError (ValueError)           a command asked for something that does not exist (an unknown check)
+ ├── ModelError                        a model call failed for good (harness.llm, the one model layer)
+ │    ├── ContextLengthExceeded        the conversation no longer fits the model's context
+ │    └── CacheMiss                    synthesis replay mode met a request its cache never recorded
+ ├── SynthError                        synthesis could not do what it was asked (mcpfactory.synth)
+ │    ├── OutputError                  the model's reply held no JSON (or YAML) that validates
+ │    ├── DraftRejected                no draft passed within the allowed rounds
+ │    └── OpenAPIError                 an OpenAPI document that cannot be turned into a spec
+ └── HarnessError                      the harness could not do what it was asked (harness.errors)
+      ├── RecordFileError              a records file that cannot be read back
+      ├── RunMismatch                  --resume of a run with another policy, sampler or group size
+      └── MalformedOutput              the model answered with something that is not a usable turn
 ```
 
-The synthesis errors live in `mcpfactory.synth` (they carry model fields);
-verification failures are reports, not exceptions (`mcpfactory.verify`).
+The `mcpfactory` command catches the tree and prints one located line; any
+other exception is a bug and keeps its traceback. Verification failures are
+reports, not exceptions (`mcpfactory.verify`).
 """
 
 from __future__ import annotations
@@ -23,11 +36,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CompileError", "DriftError", "MCPFactoryError", "ReplayError", "SpecError", "SpecIssue"]
+from mcpfactory.runtime import (
+    ConnectionLost,
+    ControlError,
+    InfraError,
+    MCPFactoryError,
+    RuntimeVersionError,
+    TaskFileError,
+    UnknownEnvironment,
+)
 
-
-class MCPFactoryError(Exception):
-    """Base class of every error mcpfactory raises on purpose."""
+__all__ = [
+    "CompileError",
+    "ConnectionLost",
+    "ControlError",
+    "DriftError",
+    "InfraError",
+    "MCPFactoryError",
+    "ReplayError",
+    "RuntimeVersionError",
+    "SpecError",
+    "SpecIssue",
+    "TaskFileError",
+    "UnknownEnvironment",
+    "UsageError",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +107,7 @@ class DriftError(MCPFactoryError):
 
 class ReplayError(MCPFactoryError):
     """A replay that cannot run: bad input lines or an unreachable server."""
+
+
+class UsageError(MCPFactoryError, ValueError):
+    """A command asked for something that does not exist or does not fit together (an unknown check name)."""

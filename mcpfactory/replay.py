@@ -9,7 +9,7 @@ from typing import Any
 
 from mcp.shared.exceptions import MCPError
 
-from mcpfactory.connect import Transport, connect, control, unwrap
+from mcpfactory.connect import Transport, connect
 from mcpfactory.errors import ReplayError
 
 __all__ = ["read_calls", "replay"]
@@ -45,9 +45,8 @@ async def replay(
     Each line runs on its own fresh session over a real MCP client connection.
     """
     async with connect(env, transport, control=True) as client:
-        tools = {tool.name: tool.output_schema for tool in (await client.list_tools()).tools}
         for line in lines:
-            await control(client, "_control_reset", _initial_state(line))
+            await client.reset(_initial_state(line))
             results: list[dict[str, Any]] = []
             for call in _calls(line):
                 try:
@@ -55,13 +54,8 @@ async def replay(
                 except MCPError as exc:  # a protocol error, such as an unknown tool, is that call's answer
                     results.append({"error": exc.error.message})
                     continue
-                if result.is_error:
-                    text = "".join(getattr(block, "text", "") for block in result.content)
-                    results.append({"error": text})
-                else:
-                    results.append({"ok": unwrap(result.structured_content, tools.get(call["tool"]))})
-            state_hash = (await control(client, "_control_state_hash"))["state_sha256"]
-            yield {"task": _task_id(line), "results": results, "final_state_sha256": state_hash}
+                results.append({"error": result.text} if result.is_error else {"ok": result.value})
+            yield {"task": _task_id(line), "results": results, "final_state_sha256": await client.state_hash()}
 
 
 def _calls(line: dict[str, Any]) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CATALOG = REPO / "servers"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Soak tests (thousands of episodes over HTTP) run only when asked: MCPFACTORY_SOAK=1."""
+    if os.environ.get("MCPFACTORY_SOAK") == "1":
+        return
+    skip = pytest.mark.skip(reason="soak test; set MCPFACTORY_SOAK=1 to run")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)
 
 
 def catalog_envs() -> list[str]:

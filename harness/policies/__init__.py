@@ -5,8 +5,10 @@ from harness.policies.llm import LiteLLMPolicy
 from harness.policies.oracle import OraclePolicy
 from harness.policies.random import RandomPolicy, random_arguments
 from harness.policies.replay import ReplayPolicy
+from harness.policies.trivial import TRIVIAL_KINDS, TrivialPolicy
 
 __all__ = [
+    "TRIVIAL_KINDS",
     "LiteLLMPolicy",
     "OraclePolicy",
     "Policy",
@@ -14,5 +16,6 @@ __all__ = [
     "PolicyView",
     "RandomPolicy",
     "ReplayPolicy",
+    "TrivialPolicy",
     "random_arguments",
 ]

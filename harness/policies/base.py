@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from harness.connection import ToolResult, ToolSpec
 from harness.conversation import AssistantTurn
-from harness.tasks import Task
+from mcpfactory.runtime import Task
 
 __all__ = ["Policy", "PolicySpec", "PolicyView"]
 
@@ -20,7 +20,9 @@ class PolicyView:
     `messages` is the OpenAI-format conversation so far (system, user,
     assistant and tool messages); `results` are the decoded results of the
     episode's tool calls in order; `turn` counts the model turns already taken;
-    `seed` is the episode's seed (a policy that draws at random draws from it).
+    `seed` is the episode's seed (a policy that draws at random draws from it,
+    a model policy sends it to the sampler); `interactive` says a simulated
+    user will answer the policy's text turns (so asking is allowed).
     """
 
     task: Task
@@ -30,14 +32,16 @@ class PolicyView:
     seed: int
     results: Sequence[ToolResult] = ()
     episode_id: str = ""
+    interactive: bool = False
 
 
 @runtime_checkable
 class Policy(Protocol):
     """Produce assistant turns. Implementations keep no per-episode state: the view carries it.
 
-    `act` raises `ModelError` when the model server fails for good and
-    `MalformedOutput` when its reply is not a turn; deadlines are the caller's.
+    `act` raises `ModelError` when the model server fails for good (each
+    attempt under its own deadline), `ContextLengthExceeded` when the
+    conversation no longer fits, and `MalformedOutput` when a reply is not a turn.
     """
 
     @property
@@ -75,7 +79,7 @@ class PolicySpec:
         if self.name == "oracle":
             from harness.policies.oracle import OraclePolicy
 
-            return OraclePolicy()
+            return OraclePolicy(**options)
         if self.name == "random":
             from harness.policies.random import RandomPolicy
 
@@ -88,4 +92,8 @@ class PolicySpec:
             from harness.policies.llm import LiteLLMPolicy
 
             return LiteLLMPolicy(**options)
-        raise ValueError(f"unknown policy {self.name!r} (oracle, random, replay or litellm)")
+        if self.name.startswith("trivial-"):
+            from harness.policies.trivial import TrivialPolicy
+
+            return TrivialPolicy(self.name.removeprefix("trivial-"))
+        raise ValueError(f"unknown policy {self.name!r} (oracle, random, replay, litellm or trivial-<kind>)")

@@ -122,7 +122,7 @@ class RandomPolicy:
         if view.turn >= planned or not view.tools:
             return AssistantTurn(content=self.answer, finish_reason="stop")
         rng = random.Random(f"{view.seed}:{view.turn}")
-        pool = sorted({*_strings(view.task.instruction.split()), *_strings([r.value for r in view.results])})
+        pool = sorted({*_strings(view.task.opening.split()), *_strings([r.value for r in view.results])})
         tool = rng.choice(list(view.tools))
         checker = self._checkers.get(view.task.env)
         if checker is None:

@@ -22,6 +22,7 @@ __all__ = [
     "compile_standalone",
     "generate",
     "raise_on_drift",
+    "runtime_files",
 ]
 
 # What older compilers wrote beside server.py and this one no longer does (servers import the runtime now).

@@ -34,8 +34,10 @@ from ._calls import ToolError, error_result, text_of
 from ._catalog import (
     MANIFEST_NAME,
     catalog_root,
+    catalog_tasks,
     env_names,
     read_spec_sha256,
+    runnable_envs,
     server_module,
     spec_files_sha256,
     spec_path,
@@ -53,7 +55,7 @@ from ._errors import (
     UnknownEnvironment,
 )
 from ._facts import Fact, Statements, parse_fact
-from ._judge import Run, RunCall, StateView, Verdict, check_assertion, judge, with_defaults
+from ._judge import TRIVIAL_ANSWERS, Run, RunCall, StateView, Verdict, check_assertion, judge, with_defaults
 from ._protocol import (
     API_VERSION,
     CONTROL_CLOSE,
@@ -102,6 +104,7 @@ __all__ = [
     "FAULT_META_KEY",
     "MANIFEST_NAME",
     "SESSION_META_KEY",
+    "TRIVIAL_ANSWERS",
     "Assertion",
     "Call",
     "Collection",
@@ -135,6 +138,7 @@ __all__ = [
     "Verdict",
     "canonical_json",
     "catalog_root",
+    "catalog_tasks",
     "check_api_version",
     "check_assertion",
     "env_names",
@@ -146,6 +150,7 @@ __all__ = [
     "parse_fact",
     "parse_task",
     "read_spec_sha256",
+    "runnable_envs",
     "same_value",
     "server_module",
     "spec_files_sha256",

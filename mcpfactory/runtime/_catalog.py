@@ -21,12 +21,15 @@ from types import ModuleType
 from typing import Any
 
 from ._errors import UnknownEnvironment
+from ._tasks import Task, load_tasks
 
 __all__ = [
     "MANIFEST_NAME",
     "catalog_root",
+    "catalog_tasks",
     "env_names",
     "read_spec_sha256",
+    "runnable_envs",
     "server_module",
     "spec_files_sha256",
     "spec_path",
@@ -52,6 +55,21 @@ def env_names(root: Path | None = None) -> list[str]:
     """Names of the environments with a spec in the catalog, sorted."""
     root = root or catalog_root()
     return sorted(path.parent.name for path in root.glob("*/spec.yaml"))
+
+
+def runnable_envs(root: Path | None = None) -> list[str]:
+    """Environments that have both a compiled server and a tasks file, sorted."""
+    root = root or catalog_root()
+    return sorted(path.parent.name for path in root.glob("*/tasks.jsonl") if (path.parent / "server.py").is_file())
+
+
+def catalog_tasks(env: str, root: Path | None = None) -> list[Task]:
+    """The catalog's tasks of one environment; raise `UnknownEnvironment` if it has none."""
+    root = root or catalog_root()
+    path = root / env / "tasks.jsonl"
+    if not path.is_file():
+        raise UnknownEnvironment(env, f"{root} (no tasks file {env}/tasks.jsonl)", runnable_envs(root))
+    return load_tasks(path, env=env)
 
 
 def spec_path(env: str, root: Path | None = None) -> Path:

@@ -43,9 +43,12 @@ from ._protocol import (
     SESSION_META_KEY,
 )
 
-__all__ = ["TRANSPORT_ERRORS", "EnvClient", "ToolResult", "unwrap"]
+__all__ = ["PROTOCOL_REFUSALS", "TRANSPORT_ERRORS", "EnvClient", "ToolResult", "unwrap"]
 
 MAX_TOOL_PAGES = 100  # a server whose cursor never ends cannot hang a client
+
+# The server's JSON-RPC answers to a request it will not serve: an unknown tool is -32602, as the MCP spec asks.
+PROTOCOL_REFUSALS = frozenset({types.INVALID_PARAMS, types.METHOD_NOT_FOUND, types.INVALID_REQUEST})
 
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     MCPError,
@@ -54,7 +57,7 @@ TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     anyio.EndOfStream,
     OSError,
 )
-"""What a broken transport raises: a protocol error, a closed stream, a dead pipe, a refused socket."""
+"""What a broken transport raises: a closed connection, a closed stream, a dead pipe, a refused socket."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,12 @@ class EnvClient:
     async def send(
         self, name: str, arguments: Mapping[str, Any], *, control: bool = False, timeout: float | None = None
     ) -> types.CallToolResult:
-        """Send one raw `tools/call` request and return the server's result as it is."""
+        """Send one raw `tools/call` request and return the server's result as it is.
+
+        A JSON-RPC refusal of the request (an unknown tool) is raised as the
+        SDK's `MCPError` and leaves the client usable; any other failure of the
+        transport raises `ConnectionLost` and marks the client broken.
+        """
         meta = self._control_meta if control else self._meta
         request = types.CallToolRequest(
             params=types.CallToolRequestParams(
@@ -144,6 +152,11 @@ class EnvClient:
         except TimeoutError:
             self.broken = True
             raise
+        except MCPError as exc:
+            if exc.code in PROTOCOL_REFUSALS:
+                raise
+            self.broken = True
+            raise ConnectionLost(self.env, f"{type(exc).__name__}: {exc}") from exc
         except TRANSPORT_ERRORS as exc:
             self.broken = True
             raise ConnectionLost(self.env, f"{type(exc).__name__}: {exc}") from exc
@@ -177,7 +190,10 @@ class EnvClient:
         self, name: str, arguments: Mapping[str, Any] | None = None, *, timeout: float | None = None
     ) -> Any:
         """Call a control-plane tool and return its decoded JSON result; raise `ControlError` if refused."""
-        raw = await self.send(name, arguments or {}, control=True, timeout=timeout)
+        try:
+            raw = await self.send(name, arguments or {}, control=True, timeout=timeout)
+        except MCPError as exc:
+            raise ControlError(f"{self.env}: {name} refused: {exc.error.message} (is the control plane on?)") from None
         text = "".join(block.text for block in raw.content if isinstance(block, types.TextContent))
         if raw.is_error:
             raise ControlError(f"{self.env}: {name} refused: {text}")

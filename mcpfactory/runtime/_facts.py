@@ -185,10 +185,9 @@ def _date_fact(text: str) -> Fact:
 
 
 def _text_fact(text: str) -> Fact:
-    normalised = _normalise(text)
-    if not normalised:
+    if not _normalise(text):
         raise ValueError("an empty fact matches everything")
-    return Fact("text", normalised)
+    return Fact("text", text.strip())
 
 
 class Statements:
@@ -229,7 +228,7 @@ class Statements:
         if fact.kind == "date":
             full, partial, _ = self._dates
             return fact.value in full or (fact.value.month, fact.value.day) in partial
-        pattern = re.compile(r"(?<!\w)" + re.escape(fact.value) + r"(?!\w)")
+        pattern = re.compile(r"(?<!\w)" + re.escape(_normalise(fact.value)) + r"(?!\w)")
         return any(pattern.search(text) for text in self.texts)
 
 

@@ -30,7 +30,17 @@ from ._facts import Statements
 from ._tasks import Assertion, Call, Judge, Task
 from ._values import canonical_json, same_value
 
-__all__ = ["MISSING", "Run", "RunCall", "StateView", "Verdict", "check_assertion", "judge", "with_defaults"]
+__all__ = [
+    "MISSING",
+    "TRIVIAL_ANSWERS",
+    "Run",
+    "RunCall",
+    "StateView",
+    "Verdict",
+    "check_assertion",
+    "judge",
+    "with_defaults",
+]
 
 
 class _Missing:
@@ -41,6 +51,15 @@ class _Missing:
 MISSING: Any = _Missing()
 Key = tuple[str, str]
 State = Mapping[str, Mapping[str, Any]]
+
+TRIVIAL_ANSWERS: Mapping[str, str | None] = {
+    "silent": None,
+    "refusal": "I'm sorry, I can't help with that under our policy.",
+    "bare-done": "Done, all taken care of.",
+}
+"""What the answer-only trivial agents say (None: nothing at all). No task may reward them: the
+verifier plays them (with tool spam and random calls) against every task, and the harness can
+run them as policies (`harness.policies.TrivialPolicy`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,8 @@ _TASK_FIELDS = (
 _JUDGE_FIELDS = ("state", "mask", "any_key", "assertions", "facts", "never", "ignore_args")
 _SCENARIO_FIELDS = ("opening", "goal", "known", "unknown", "persona", "confirm", "stop", "turns")
 _DIFFICULTIES = ("easy", "medium", "hard")
+# Fields of the first task format, and what they are called now.
+_RENAMED = {"outputs": "facts", "never_disclose": "never", "mask_fields": "mask"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +215,8 @@ class _Reader:
             self.fail(where, f"{what} is a JSON object")
         for name in data:
             if name not in allowed:
-                close = difflib.get_close_matches(str(name), allowed, n=1)
+                close = [_RENAMED[name]] if _RENAMED.get(name) in allowed else []
+                close = close or difflib.get_close_matches(str(name), allowed, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(allowed)})"
                 self.fail(_join(where, str(name)), f"unknown field{hint}")
         return cast(Mapping[str, Any], data)

@@ -2,9 +2,9 @@
 
 ```
 MCPFactoryError
+ ├── ModelError              a model call failed for good (harness.llm, the one model layer)
+ │    └── CacheMiss          replay mode: a request that the cache never recorded
  └── SynthError              synthesis could not do what it was asked
-      ├── ModelError         the model could not be reached or refused (after retries)
-      │    └── CacheMiss     replay mode: a request that the cache never recorded
       ├── OutputError        the model's reply held no JSON (or YAML) that validates
       ├── DraftRejected      no draft passed within the allowed rounds
       └── OpenAPIError       an OpenAPI document that cannot be turned into a spec
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.errors import ModelError
 from mcpfactory.errors import MCPFactoryError
 
 __all__ = ["CacheMiss", "DraftRejected", "ModelError", "OpenAPIError", "OutputError", "SynthError"]
@@ -24,16 +25,6 @@ class SynthError(MCPFactoryError):
     """Base class of the errors synthesis raises on purpose."""
 
 
-class ModelError(SynthError):
-    """A model call that failed for good: retries ran out, or the provider refused the request."""
-
-    def __init__(self, message: str, *, model: str, status: int | None = None, attempts: int = 1) -> None:
-        self.model = model
-        self.status = status
-        self.attempts = attempts
-        super().__init__(message)
-
-
 class CacheMiss(ModelError):
     """Replay mode met a request the cache does not hold; `key` names the entry it looked for."""
 
@@ -41,7 +32,9 @@ class CacheMiss(ModelError):
         self.key = key
         self.cache_dir = cache_dir
         super().__init__(
-            f"{model}: no recorded response for request {key[:16]} in {cache_dir} (replay mode)", model=model
+            f"{model}: no recorded response for request {key[:16]} in {cache_dir} (replay mode)",
+            kind="bad_request",
+            model=model,
         )
 
 

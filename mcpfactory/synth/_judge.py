@@ -1,8 +1,8 @@
-"""Judge a run the way docs/tasks.md says a task is judged, to check the tasks synthesis writes.
+"""Judge a run with the one judge (`mcpfactory.runtime.judge`), to check the tasks synthesis writes.
 
-Judging is the verifier's own (`mcpfactory.verify._judge`), so a task
-synthesis keeps is one the verifier's task check accepts; this module adds what
-synthesis needs to write judges: lookups in a state and assertions from a diff.
+A task synthesis keeps is judged exactly as the verifier and the harness will
+judge it; this module adds what synthesis needs to write judges: lookups in a
+state and assertions from a diff.
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mcpfactory.verify._judge import StateView
-from mcpfactory.verify._judge import judge as verify_judge
-from mcpfactory.verify._tasks import _judge as parse_judge
+from mcpfactory.runtime import Run, StateView, judge, parse_task
 
 __all__ = ["assertions_for", "judge_run", "lookup", "real_changes"]
 
@@ -42,15 +40,11 @@ def lookup(path: Sequence[Any], changes: State, seed: State) -> Any:
     return value
 
 
-def judge_run(judge: Mapping[str, Any], *, changes: State, reference: State, seed: State, answer: str) -> bool:
-    """Whether a run (its final changes and its answer) passes the task's judge: the verifier's rules, exactly."""
-    verdict = verify_judge(
-        parse_judge(dict(judge)),
-        initial=StateView(seed, {}),
-        final=StateView(seed, changes),
-        reference=StateView(seed, reference),
-        answer=answer,
-    )
+def judge_run(judge_data: Mapping[str, Any], *, changes: State, reference: State, seed: State, answer: str) -> bool:
+    """Whether a run (its final changes and its answer) passes the task's judge: the one judge, exactly."""
+    task = parse_task({"id": "draft", "env": "draft", "instruction": "-", "solution": [], "judge": dict(judge_data)})
+    run = Run(StateView(seed, changes), [answer] if answer else [])
+    verdict = judge(task, run, initial=StateView(seed, {}), reference=StateView(seed, reference))
     return verdict.passed
 
 
@@ -58,7 +52,7 @@ def assertions_for(changes: State, seed: State, prefer: Sequence[Any] = ()) -> l
     """Assertions that pin what a run changed: deletions, creations and the fields that moved.
 
     Fields whose new value came from the call arguments (`prefer`) come first;
-    at most ten assertions are kept (the `touched` state rule checks the rest).
+    at most ten assertions are kept (the `match` state rule checks the rest).
     """
     out: list[tuple[int, dict[str, Any]]] = []
     preferred = {_canonical(v) for v in prefer}

@@ -16,13 +16,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, cast
+from typing import Any
 
-import mcp_types as types
 from mcp.client.client import Client
 
-from mcpfactory.connect import control, unwrap
-from mcpfactory.runtime import ERROR_META_KEY, FAULT_META_KEY, SESSION_META_KEY
+from mcpfactory.runtime import EnvClient, UnknownEnvironment
 
 __all__ = ["CallResult", "EnvSession", "ToolInfo", "import_server", "open_session", "open_sessions"]
 
@@ -38,7 +36,7 @@ def import_server(folder: Path) -> ModuleType:
     folder = folder.resolve()
     server = folder / "server.py"
     if not server.exists():
-        raise LookupError(f"{folder} holds no compiled server (run: mcpfactory compile {folder / 'spec.yaml'})")
+        raise UnknownEnvironment(folder.name, f"{folder} (no compiled server; run: mcpfactory compile)")
     digest = hashlib.sha256(str(folder).encode() + b"\0" + server.read_bytes()).hexdigest()[:12]
     package = f"_mcpfactory_env_{digest}"
     if f"{package}.server" in sys.modules:
@@ -47,7 +45,7 @@ def import_server(folder: Path) -> ModuleType:
         package, folder / "__init__.py", submodule_search_locations=[str(folder)]
     )
     if spec is None or spec.loader is None:
-        raise LookupError(f"cannot import the server package in {folder}")
+        raise UnknownEnvironment(folder.name, f"{folder} (the server package cannot be imported)")
     module = importlib.util.module_from_spec(spec)
     sys.modules[package] = module
     spec.loader.exec_module(module)
@@ -77,7 +75,7 @@ class CallResult:
 
 
 class EnvSession:
-    """One handshake-era connection, which is one session of the environment."""
+    """One named session of an environment, reached through the runtime's one client."""
 
     def __init__(self, client: Client, tools: dict[str, ToolInfo], description: str, instructions: str) -> None:
         self.client = client
@@ -85,48 +83,38 @@ class EnvSession:
         self.description = description
         self.instructions = instructions
         # An explicitly named session, so control calls and tool calls provably share one state.
-        self._key = f"synth-{id(self):x}"
-
-    async def _raw(self, name: str, arguments: Mapping[str, Any]) -> types.CallToolResult:
-        # A raw request: the SDK's call_tool would validate results against schemas it re-lists.
-        meta = cast(types.RequestParamsMeta, {SESSION_META_KEY: self._key})
-        params = types.CallToolRequestParams(name=name, arguments=dict(arguments), _meta=meta)
-        return await self.client.session.send_request(types.CallToolRequest(params=params), types.CallToolResult)
+        self.env = EnvClient(
+            client,
+            "draft",
+            session_key=f"synth-{id(self):x}",
+            output_schemas={name: tool.output_schema for name, tool in tools.items()},
+        )
 
     async def call(self, tool: str, arguments: Mapping[str, Any]) -> CallResult:
         """Call a tool; never raises for what the server answers."""
-        result = await self._raw(tool, arguments)
-        text = "".join(getattr(block, "text", "") for block in result.content)
-        meta = result.meta or {}
-        if isinstance(meta.get(FAULT_META_KEY), dict):
-            return CallResult(False, text=text, code="env_fault", fault=True)
+        result = await self.env.call_tool(tool, arguments)
+        if result.fault is not None:
+            return CallResult(False, text=result.text, code="env_fault", fault=True)
         if result.is_error:
-            error = meta.get(ERROR_META_KEY)
-            code = error.get("code") if isinstance(error, dict) else None
-            return CallResult(False, text=text, code=str(code) if code is not None else None)
-        listed = self.tools.get(tool)
-        value = unwrap(result.structured_content, listed.output_schema if listed else None)
-        return CallResult(True, value=value, text=text)
-
-    async def _control(self, name: str, arguments: Mapping[str, Any] | None = None) -> Any:
-        return await control(self.client, name, arguments, session=self._key)
+            return CallResult(False, text=result.text, code=result.error_code)
+        return CallResult(True, value=result.value, text=result.text)
 
     async def reset(self, initial_state: Mapping[str, Any] | None = None) -> None:
-        """Start over from a task's initial state: `None` (the seed), `{"patch": ...}` or `{"state": ...}`.
+        """Start over from a task's initial state: `None` (the seed), a patch, a full state or a scenario.
 
         A reset costs what the patch holds, whatever the seed's size (docs/server.md).
         """
-        await self._control("_control_reset", dict(initial_state or {}))
+        await self.env.reset(initial_state)
 
     async def changes(self) -> State:
         """The records that differ from the seed, deletions as `None`."""
-        return dict((await self._control("_control_snapshot", {"scope": "changes"}))["state"])
+        return dict(await self.env.snapshot("changes"))
 
     async def full_state(self) -> State:
-        return dict((await self._control("_control_snapshot", {"scope": "full"}))["state"])
+        return dict(await self.env.snapshot("full"))
 
     async def invariant_violations(self) -> list[dict[str, str]]:
-        return list((await self._control("_control_invariants"))["violations"])
+        return await self.env.invariants()
 
 
 @asynccontextmanager

@@ -108,12 +108,13 @@ def _root(value: str | None) -> Path:
 def _cmd_tasks(args: argparse.Namespace) -> int:
     import anyio
 
+    from mcpfactory.runtime import UnknownEnvironment
     from mcpfactory.synth.tasks import append_tasks, read_tasks, synthesize_tasks
 
     given = Path(args.env)
     env_dir = given if (given / "server.py").exists() else _root(args.root) / args.env
     if not (env_dir / "server.py").exists():
-        raise LookupError(f"no compiled server for {args.env!r} in {env_dir}")
+        raise UnknownEnvironment(args.env, f"{env_dir} (no compiled server)")
     out = Path(args.out) if args.out else env_dir / "tasks.jsonl"
     existing = read_tasks(out)
 

@@ -17,36 +17,26 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import anyio
 import jsonschema
 
+from harness.errors import ModelError
+from harness.llm import LLMConfig, complete, import_litellm
 from mcpfactory.synth._cache import CacheMode, ResponseCache, request_key
-from mcpfactory.synth._errors import CacheMiss, ModelError, OutputError
+from mcpfactory.synth._errors import CacheMiss, OutputError
 from mcpfactory.synth._extract import extract_json
 from mcpfactory.synth._prompts import render
 
-__all__ = ["Message", "Model", "ModelConfig", "Reply", "Usage", "import_litellm"]
+__all__ = ["Message", "Model", "ModelConfig", "Reply", "Usage"]
 
 log = logging.getLogger("mcpfactory.synth.model")
 
 Message = Mapping[str, Any]
 Structured = Literal["auto", "json_schema", "text"]
-
-
-def import_litellm() -> Any:
-    """Import litellm without letting it fetch a cost map from the network or print provider banners."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-
-    litellm.suppress_debug_info = True
-    return litellm
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,61 +230,35 @@ class Model:
         return reply
 
     async def _send(self, body: dict[str, Any]) -> Any:
-        """Call litellm with retries; raise `ModelError` when they run out or the request is refused."""
-        import openai
-
-        litellm = import_litellm()
+        """Call the model through the one model layer; raise `ModelError` when it cannot answer."""
         config = self.config
-        kwargs = dict(body)
-        # litellm's and the OpenAI client's own retries would hide 429s from the backoff below.
-        kwargs["max_retries"] = 0
-        # Our deadline is `fail_after` below; litellm's is a backstop that must not fire first.
-        kwargs["timeout"] = config.timeout_s + 5.0
-        if config.api_base:
-            kwargs["api_base"] = config.api_base
-        if config.api_key:
-            kwargs["api_key"] = config.api_key
-        attempt = 0
-        while True:
-            attempt += 1
-            status: int | None = None
-            try:
-                with anyio.fail_after(config.timeout_s):
-                    self.usage.requests += 1
-                    response = await litellm.acompletion(**kwargs)
-                return response
-            except TimeoutError:
-                failure = f"no reply within {config.timeout_s:g} s"
-                retry_after = None
-            except openai.OpenAIError as exc:
-                status = getattr(exc, "status_code", None)
-                status = status if isinstance(status, int) else None
-                if "response_format" in body and status in (400, 422):
-                    raise _StructuredRefused(f"status {status}: {exc}") from exc
-                if not _retryable(exc, status):
-                    raise ModelError(
-                        f"{config.model}: {type(exc).__name__} (status {status}): {exc}",
-                        model=config.model,
-                        status=status,
-                        attempts=attempt,
-                    ) from exc
-                failure = f"{type(exc).__name__} (status {status})"
-                retry_after = _retry_after(exc)
-            if attempt > config.max_retries:
-                raise ModelError(
-                    f"{config.model}: {failure} after {attempt} attempt(s)",
-                    model=config.model,
-                    status=status,
-                    attempts=attempt,
-                )
+        llm = LLMConfig(
+            model=config.model,
+            api_base=config.api_base,
+            api_key=config.api_key,
+            temperature=body.get("temperature"),
+            max_tokens=body.get("max_tokens"),
+            timeout=config.timeout_s,
+            max_retries=config.max_retries,
+            backoff_s=config.backoff_s,
+            backoff_max_s=config.backoff_max_s,
+        )
+
+        def retried(attempt: int, failure: str, delay: float) -> None:
             self.usage.retries += 1
-            delay = retry_after
-            if delay is None:
-                delay = min(config.backoff_max_s, config.backoff_s * 2 ** (attempt - 1))
-                delay *= random.uniform(0.5, 1.0)  # jitter, so parallel runs do not retry in step
             log.info("%s: %s; retry %d in %.2f s", config.model, failure, attempt, delay)
-            if delay > 0:
-                await anyio.sleep(delay)
+
+        try:
+            completion = await complete(
+                llm, body["messages"], response_format=body.get("response_format"), on_retry=retried
+            )
+        except ModelError as exc:
+            self.usage.requests += exc.attempts
+            if "response_format" in body and exc.status in (400, 422) and exc.kind == "bad_request":
+                raise _StructuredRefused(f"status {exc.status}: {exc}") from exc
+            raise
+        self.usage.requests += completion.attempts
+        return completion.response
 
     def _account(self, response: Any) -> Reply:
         litellm = import_litellm()
@@ -321,24 +285,6 @@ class Model:
             completion_tokens=completion,
             cost_usd=cost,
         )
-
-
-def _retryable(exc: BaseException, status: int | None) -> bool:
-    import openai
-
-    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
-        return True
-    return status is not None and (status == 429 or status >= 500)
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    value = headers.get("retry-after") if headers is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _parse(text: str, validator: jsonschema.Draft202012Validator) -> tuple[Any, list[str]]:

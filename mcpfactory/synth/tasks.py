@@ -3,8 +3,8 @@
 `synthesize_tasks(env_dir, n=...)` connects to the compiled server in
 memory, builds the tool graph (`graph.py`), samples chains that succeed from
 the seed (`_chains.py`), turns each into a task (final-state diff ->
-assertions and the `touched` state rule; a read chain -> the strings the
-answer must contain), checks it (`_checks.py`), drops duplicates (of each
+assertions and the `match` state rule; a read chain -> the facts the
+answer must state), checks it (`_checks.py`), drops duplicates (of each
 other and of the tasks already in the file), labels its difficulty and
 writes its instruction (`_instructions.py`: a template, or a model's wording
 checked against the brief). A model only phrases instructions: it never
@@ -117,6 +117,13 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _fact_text(fact: Any) -> str:
+    """A stored fact as text, for telling duplicate goals apart."""
+    if isinstance(fact, dict) and len(fact) == 1:
+        return str(next(iter(fact.values())))
+    return str(fact)
+
+
 def _goal_key(initial: Any, diff: State, outputs: Sequence[str], last_read: str | None) -> str:
     """What makes two tasks the same: the same start, the same end state, the same answer."""
     return _canonical(
@@ -212,7 +219,7 @@ class _Synthesis:
                 info = self.main.tools.get(call["tool"])
                 last_read = call["tool"] if info is not None and info.read_only else last_read
             diff = real_changes(await self.main.changes(), self.seed_state)
-            outputs = (task.get("judge") or {}).get("outputs") or []
+            outputs = [_fact_text(f) for f in (task.get("judge") or {}).get("facts") or []]
             keys.add(_goal_key(initial, diff, outputs, None if diff else last_read))
         return keys
 
@@ -231,9 +238,9 @@ class _Synthesis:
                 return Rejected("no_answer", f"{goal.tool}'s result has nothing distinctive to ask for")
         prefer = [v for step in writes for v in step.arguments.values()]
         judge: dict[str, Any] = {
-            "state": "touched",
+            "state": "match",
             "assertions": assertions_for(diff, self.seed_state, prefer),
-            "outputs": outputs,
+            "facts": outputs,
             "ignore_args": {},
         }
         checked = await check_task(self.main, chain, judge, self.graph, self.seed_state, self.values, rng)

@@ -7,7 +7,6 @@ raise on a bad structured result) would hide the evidence the fuzz check wants.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import signal
@@ -25,8 +24,19 @@ from mcp.client.client import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
-from mcpfactory.connect import unwrap
-from mcpfactory.runtime import ERROR_META_KEY, FAULT_META_KEY, SESSION_META_KEY, canonical_json
+from mcpfactory.runtime import (
+    CONTROL_INVARIANTS,
+    CONTROL_RESET,
+    CONTROL_SNAPSHOT,
+    CONTROL_STATE_HASH,
+    ERROR_META_KEY,
+    FAULT_META_KEY,
+    ConnectionLost,
+    ControlError,
+    EnvClient,
+    canonical_json,
+    unwrap,
+)
 
 __all__ = [
     "FAULTS",
@@ -184,19 +194,12 @@ class Connection:
 
 
 class Session:
-    """One session of the environment: tool calls and the control plane, all over MCP."""
+    """One session of the environment: tool calls and the control plane, through the runtime's one client."""
 
     def __init__(self, connection: Connection, key: str | None) -> None:
         self.connection = connection
         self.key = key
-
-    async def _request(self, name: str, arguments: Mapping[str, Any]) -> types.CallToolResult:
-        payload: dict[str, Any] = {"name": name, "arguments": dict(arguments)}
-        if self.key is not None:
-            payload["_meta"] = {SESSION_META_KEY: self.key}
-        params = types.CallToolRequestParams.model_validate(payload)
-        request = types.CallToolRequest(params=params)
-        return await self.connection.client.session.send_request(request, types.CallToolResult)
+        self.client = EnvClient(connection.client, "environment", session_key=key)
 
     async def call(self, tool: str, arguments: Mapping[str, Any]) -> Outcome:
         """Call a tool and classify the result; never raises for what the server answers."""
@@ -207,11 +210,11 @@ class Session:
         try:
             if watchdog is not None:
                 with watchdog.armed():
-                    result = await self._request(tool, arguments)
+                    result = await self.client.send(tool, arguments)
                 fired = watchdog.fired
             else:
                 with anyio.move_on_after(conn.call_bound) as scope:
-                    result = await self._request(tool, arguments)
+                    result = await self.client.send(tool, arguments)
                 fired = scope.cancelled_caught
         except MCPError as exc:
             # A protocol error: the MCP answer to an unknown tool (-32602), or a server that failed the request.
@@ -219,6 +222,8 @@ class Session:
             return Outcome(
                 tool, arguments, kind, code=str(exc.code), text=exc.message, seconds=time.perf_counter() - start
             )
+        except ConnectionLost as exc:
+            return Outcome(tool, arguments, "malformed", text=str(exc), seconds=time.perf_counter() - start)
         seconds = time.perf_counter() - start
         if fired or result is None:
             return Outcome(tool, arguments, "timeout", seconds=seconds)
@@ -227,39 +232,32 @@ class Session:
     async def control(self, name: str, arguments: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Make a control-plane call; raise `ProbeError` if it fails."""
         try:
-            result = await self._request(name, arguments or {})
-        except MCPError as exc:
-            raise ProbeError(f"control call {name} failed: {exc.message} (is the control plane on?)") from None
-        text = _text(result)
-        if result.is_error:
-            raise ProbeError(f"control call {name} failed: {text}")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            raise ProbeError(f"control call {name} answered something that is not JSON: {_short(text, 80)}") from None
+            value = await self.client.control(name, arguments)
+        except (ControlError, ConnectionLost) as exc:
+            raise ProbeError(f"control call {name} failed: {exc}") from None
         if not isinstance(value, dict):
             raise ProbeError(f"control call {name} answered {type(value).__name__}, not an object")
         return value
 
     async def changes(self) -> Changes:
         """The records this session holds that differ from the seed (`None` for a deletion)."""
-        return dict((await self.control("_control_snapshot", {"scope": "changes"}))["state"])
+        return dict((await self.control(CONTROL_SNAPSHOT, {"scope": "changes"}))["state"])
 
     async def full_state(self) -> Changes:
-        return dict((await self.control("_control_snapshot", {"scope": "full"}))["state"])
+        return dict((await self.control(CONTROL_SNAPSHOT, {"scope": "full"}))["state"])
 
     async def state_hash(self) -> str:
-        return str((await self.control("_control_state_hash"))["state_sha256"])
+        return str((await self.control(CONTROL_STATE_HASH))["state_sha256"])
 
     async def invariants(self) -> list[dict[str, str]]:
-        return list((await self.control("_control_invariants"))["violations"])
+        return list((await self.control(CONTROL_INVARIANTS))["violations"])
 
     async def reset(self, initial: Mapping[str, Any] | None = None, seed: int | None = None) -> None:
-        """Put the session in a task's initial state: `None` (the seed), `{"patch": ...}` or `{"state": ...}`."""
+        """Put the session in a task's initial state: `None` (the seed), a patch, a full state or a scenario."""
         arguments: dict[str, Any] = dict(initial or {})
         if seed is not None:
             arguments["seed"] = seed
-        await self.control("_control_reset", arguments)
+        await self.control(CONTROL_RESET, arguments)
 
 
 def _text(result: types.CallToolResult) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 
 import anyio
 
+from mcpfactory.errors import UsageError
 from mcpfactory.verify._report import CheckResult, EnvReport, Status
 from mcpfactory.verify._target import locate
 from mcpfactory.verify.checks import CHECKS, Options
@@ -105,7 +106,7 @@ def _check_names(names: Iterable[str] | None) -> list[str] | None:
     chosen = sorted(set(names))
     unknown = [name for name in chosen if name not in CHECKS]
     if unknown:
-        raise LookupError(f"unknown check(s) {', '.join(unknown)} (known: {', '.join(CHECKS)})")
+        raise UsageError(f"unknown check(s) {', '.join(unknown)} (known: {', '.join(CHECKS)})")
     return chosen
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcpfactory.catalog import catalog_root, env_names
+from mcpfactory.runtime import UnknownEnvironment
 
 __all__ = ["Target", "locate"]
 
@@ -24,13 +25,13 @@ class Target:
 
 
 def locate(label: str | Path) -> Target:
-    """Resolve an environment name or a spec path; raise `LookupError` naming the known environments."""
+    """Resolve an environment name or a spec path; raise `UnknownEnvironment` naming the known ones."""
     text = str(label)
     path = Path(text)
     if path.exists():
         spec = path / "spec.yaml" if path.is_dir() else path
         if not spec.exists():
-            raise LookupError(f"no spec.yaml in {path}")
+            raise UnknownEnvironment(text, f"{path} (it holds no spec.yaml)")
         spec = spec.resolve()
         root = catalog_root().resolve()
         in_catalog = spec.name == "spec.yaml" and spec.parent.parent == root
@@ -38,5 +39,4 @@ def locate(label: str | Path) -> Target:
     root = catalog_root()
     if (root / text / "spec.yaml").exists():
         return Target(text, (root / text / "spec.yaml").resolve(), text)
-    known = ", ".join(env_names(root)) or "none"
-    raise LookupError(f"no environment or spec {text!r} (catalog {root}: {known})")
+    raise UnknownEnvironment(text, f"the catalog {root} or as a spec path", env_names(root))

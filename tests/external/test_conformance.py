@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from mcpfactory.runtime import ERROR_META_KEY
 from tests.external.node_clients import (
     HERE,
     CompiledServer,
@@ -38,7 +39,7 @@ from tests.external.node_clients import (
 BASELINE = HERE / "conformance-baseline.yml"
 # The catalog server to test, in order of preference; the runtime is shared, so one is enough.
 PREFERRED = ["todo"]
-ERROR_META_KEY = "io.mcpfactory/error"
+ERROR_META_KEY = ERROR_META_KEY
 RESULT_DIR = re.compile(r"^server-(?P<scenario>.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$")
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from mcpfactory.runtime import CONTROL_TOOLS, ERROR_META_KEY
 from mcpfactory.spec import load_spec
 from tests.external.node_clients import (
     CompiledServer,
@@ -39,8 +40,7 @@ from tests.external.node_clients import (
 ERAS = ["legacy", "modern"]
 # Lint rules whose warnings are allowed: `any` in a spec is `{}` in JSON Schema on purpose.
 ALLOWED_WARNINGS = {"untyped-schema"}
-ERROR_META_KEY = "io.mcpfactory/error"
-CONTROL_TOOLS = {"_control_reset", "_control_snapshot", "_control_state_hash", "_control_invariants"}
+ERROR_META_KEY = ERROR_META_KEY
 
 SERVERS = [pytest.param(("catalog", env), id=env) for env in catalog_servers()] + [
     pytest.param(("fixture", name), id=f"fixture-{name}") for name in fixture_specs()
@@ -92,7 +92,7 @@ def test_tools_list_strict(node_tools: NodeTools, server: CompiledServer, era: s
     names = [tool["name"] for tool in tools]
     declared = list(load_spec(server.spec_path).spec.tools)
     assert sorted(names) == sorted(declared), f"listed {names}, the spec declares {declared}"
-    assert not CONTROL_TOOLS & set(names), "the control plane must be invisible to a plain client"
+    assert not set(CONTROL_TOOLS) & set(names), "the control plane must be invisible to a plain client"
     for tool in tools:
         assert tool.get("description"), f"{tool['name']} has no description"
         assert tool["inputSchema"].get("type") == "object", tool["name"]

@@ -3,13 +3,11 @@
 The fixture spec lives in tests/harness/fixtures/ledger/; each test session
 compiles it into a temporary catalog package (`harness_catalog`), so the
 generated code never drifts from the compiler and nothing generated is
-committed. Slow tests (a Ray instance, 1,000 episodes over HTTP) run only with
-MCPFACTORY_SLOW=1.
+committed.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -20,19 +18,10 @@ from typing import Any
 import pytest
 
 from harness.connection import Endpoint, open_endpoint
-from harness.tasks import Task, load_tasks
+from mcpfactory.runtime import Task, load_tasks, parse_task
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CATALOG_PACKAGE = "harness_catalog"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get("MCPFACTORY_SLOW") == "1":
-        return
-    skip = pytest.mark.skip(reason="slow; set MCPFACTORY_SLOW=1 to run")
-    for item in items:
-        if "slow" in item.keywords and Path(item.path).is_relative_to(Path(__file__).parent):
-            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +63,7 @@ def ledger(catalog: Path) -> Callable[[], AbstractAsyncContextManager[Endpoint]]
 
 def make_task(task_id: str, instruction: str, solution: list[tuple[str, dict[str, Any]]], **judge: Any) -> Task:
     """A ledger task built in a test."""
-    return Task.from_json(
+    return parse_task(
         {
             "id": task_id,
             "env": "ledger",

@@ -9,7 +9,7 @@ import pytest
 
 from harness.policies import OraclePolicy, RandomPolicy
 from harness.runner import RunConfig, Runner
-from harness.tasks import Task, catalog_root, env_tasks
+from mcpfactory.runtime import Task, catalog_root, catalog_tasks
 
 CATALOG = Path(__file__).resolve().parents[2] / "servers"
 
@@ -32,7 +32,7 @@ def test_the_catalog_is_found_from_the_repository_root(monkeypatch: pytest.Monke
 
 @pytest.mark.parametrize("env", _envs())
 async def test_oracle_scores_one_on_every_task_of_the_environment(env: str) -> None:
-    tasks = env_tasks(env, CATALOG)
+    tasks = catalog_tasks(env, CATALOG)
     summary = await Runner(OraclePolicy(), RunConfig(concurrency=32), catalog=CATALOG).run(tasks)
     missed = {r["task"]: (r["termination"], r["reward_components"]) for r in summary.records if r["reward"] != 1.0}
     assert missed == {}
@@ -41,7 +41,7 @@ async def test_oracle_scores_one_on_every_task_of_the_environment(env: str) -> N
 
 @pytest.mark.parametrize("env", _envs())
 async def test_random_policy_scores_far_less_than_the_oracle(env: str) -> None:
-    tasks = env_tasks(env, CATALOG)
+    tasks = catalog_tasks(env, CATALOG)
     summary = await Runner(RandomPolicy(), RunConfig(samples=3, concurrency=32), catalog=CATALOG).run(tasks)
     assert summary.agent_episodes == 3 * len(tasks)
     assert summary.mean_reward is not None and summary.mean_reward < 0.5

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from harness.fake_llm import FakeLLM, Reply
 from harness.records import read_records
+from harness.testing import FakeLLM, Reply
 from mcpfactory.cli import main
 
 

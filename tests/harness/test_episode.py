@@ -12,12 +12,12 @@ import pytest
 
 from harness.connection import Endpoint
 from harness.episode import EpisodeConfig, EpisodeJob, run_episode
-from harness.fake_llm import FakeCall, FakeLLM, Reply, render_prompt, tokenize
 from harness.faults import FaultConfig
 from harness.policies import LiteLLMPolicy
 from harness.reward import ReferenceCache
 from harness.runner import RunConfig, Runner
-from harness.tasks import Task
+from harness.testing import FakeCall, FakeLLM, Reply, render_prompt, tokenize
+from mcpfactory.runtime import Task
 
 Ledger = Callable[[], AbstractAsyncContextManager[Endpoint]]
 
@@ -68,15 +68,43 @@ async def test_the_turn_limit_ends_the_episode_as_max_turns(
     assert (record["termination"], record["turns"], record["reward"]) == ("max_turns", 2, 0.0)
 
 
-async def test_a_model_call_that_hangs_past_its_deadline_ends_as_timeout(
+async def test_a_model_that_never_answers_is_a_model_fault_never_a_success(
     fake: FakeLLM, ledger: Ledger, task_by_id: dict[str, Task]
 ) -> None:
-    record = await episode(
-        fake, ledger, task_by_id["ledger-0001"], [Reply.hanging()], EpisodeConfig(model_timeout=0.3), timeout=0.3
+    # ledger-0004 is a refusal: doing nothing leaves the right state, so a judged timeout would have scored.
+    record = await episode(fake, ledger, task_by_id["ledger-0004"], [Reply.hanging()] * 3, timeout=0.2, max_retries=2)
+    assert (record["termination"], record["fault"], record["success"], record["reward"]) == (
+        "model_error",
+        True,
+        None,
+        0.0,
     )
-    assert record["termination"] == "timeout"
-    assert record["fault"] is False
-    assert record["success"] is False
+    assert len(fake.requests) == 3  # each attempt had its own deadline
+
+
+async def test_an_authentication_failure_is_reported_as_one_at_once(
+    fake: FakeLLM, ledger: Ledger, task_by_id: dict[str, Task]
+) -> None:
+    record = await episode(fake, ledger, task_by_id["ledger-0001"], [Reply.http_error(401, "invalid api key")])
+    assert (record["termination"], record["fault"]) == ("model_error", True)
+    assert record["termination_detail"].startswith("openai/fake: auth: AuthenticationError (status 401)")
+    assert len(fake.requests) == 1
+
+
+async def test_a_context_length_overflow_ends_as_truncated_and_is_scored(
+    fake: FakeLLM, ledger: Ledger, task_by_id: dict[str, Task]
+) -> None:
+    overflow = Reply.http_error(400, "This model's maximum context length is 4096 tokens.")
+    script = [Reply.call("get_account", account_id="a1"), Reply.call("deposit", account_id="a1", amount=50), overflow]
+    record = await episode(fake, ledger, task_by_id["ledger-0001"], script)
+    assert (record["termination"], record["fault"], record["success"], record["reward"]) == (
+        "truncated",
+        False,
+        True,
+        1.0,
+    )
+    zero = await episode(fake, ledger, task_by_id["ledger-0001"], script, EpisodeConfig(truncated="zero"))
+    assert (zero["termination"], zero["success"], zero["reward"]) == ("truncated", False, 0.0)
 
 
 async def test_a_refused_request_ends_as_model_error_without_retries(
@@ -107,7 +135,7 @@ async def test_a_rate_limit_is_retried_and_the_episode_goes_on(
     record = await episode(fake, ledger, task_by_id["ledger-0002"], script)
     assert record["termination"] == "answered"
     assert record["model_calls"][0]["attempts"] == 3
-    assert record["reward_components"]["outputs"] == {"found": 1, "total": 1, "missing": []}
+    assert record["reward_components"]["facts"] == {"found": 1, "total": 1, "missing": []}
 
 
 async def test_a_reply_without_choices_ends_as_malformed_output(
@@ -161,7 +189,7 @@ async def test_invalid_arguments_are_sent_back_to_the_model_and_not_to_the_serve
 async def test_a_domain_error_goes_back_to_the_model_as_a_tool_error(
     fake: FakeLLM, ledger: Ledger, task_by_id: dict[str, Task]
 ) -> None:
-    script = [Reply.call("deposit", account_id="a1", amount=-5), Reply.text("Deposits must be positive.")]
+    script = [Reply.call("deposit", account_id="a1", amount=-5), Reply.text("Sorry: deposits must be positive.")]
     record = await episode(fake, ledger, task_by_id["ledger-0004"], script)
     assert record["calls"][0]["error_code"] == "bad_amount"
     assert record["num_tool_errors"] == 1

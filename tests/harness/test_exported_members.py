@@ -13,11 +13,13 @@ MODULES = [
     "harness.cli",
     "harness.connection",
     "harness.conversation",
+    "harness.env",
     "harness.episode",
     "harness.errors",
     "harness.export",
-    "harness.fake_llm",
+    "harness.testing",
     "harness.faults",
+    "harness.llm",
     "harness.policies",
     "harness.ray_backend",
     "harness.records",
@@ -25,7 +27,6 @@ MODULES = [
     "harness.reward",
     "harness.runner",
     "harness.schema",
-    "harness.tasks",
     "harness.user",
 ]
 
@@ -48,10 +49,14 @@ def test_package_exports_are_its_public_names() -> None:
     assert public == set(harness.__all__)
 
 
-def test_importing_the_harness_does_not_import_litellm_or_mcpfactory() -> None:
+def test_importing_the_harness_imports_the_runtime_but_not_litellm_or_the_rest_of_mcpfactory() -> None:
     import subprocess
     import sys
 
-    code = "import sys, harness; print('litellm' in sys.modules, any(m.startswith('mcpfactory') for m in sys.modules))"
+    code = (
+        "import sys, harness; "
+        "print('litellm' in sys.modules, "
+        "sorted({m.split('.')[1] for m in sys.modules if m.startswith('mcpfactory.')}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"]
+    assert out.stdout.split(maxsplit=1) == ["False", "['runtime']\n"]

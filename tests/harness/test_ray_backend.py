@@ -11,7 +11,7 @@ from harness.policies import PolicySpec
 from harness.ray_backend import chunk_jobs
 from harness.records import read_records
 from harness.runner import RunConfig, Runner, plan_jobs
-from harness.tasks import Task
+from mcpfactory.runtime import Task
 
 
 def test_chunks_never_split_the_samples_of_a_task(ledger_tasks: list[Task]) -> None:

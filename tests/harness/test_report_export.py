@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from harness.export import export_hf_dataset, export_sft, export_token_rollouts
-from harness.fake_llm import FakeLLM, Reply, render_prompt, tokenize
 from harness.policies import LiteLLMPolicy, OraclePolicy, RandomPolicy
 from harness.records import RecordWriter
 from harness.report import (
@@ -23,7 +22,8 @@ from harness.report import (
     write_plots,
 )
 from harness.runner import RunConfig, Runner
-from harness.tasks import Task
+from harness.testing import FakeLLM, Reply, render_prompt, tokenize
+from mcpfactory.runtime import Task
 
 
 def test_pass_at_k_and_pass_hat_k_follow_their_estimators() -> None:

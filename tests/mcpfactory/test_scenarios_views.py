@@ -9,7 +9,7 @@ import pytest
 from mcp.client.client import Client
 
 from mcpfactory.errors import SpecError
-from mcpfactory.runtime import EnvClient
+from mcpfactory.runtime import CONTROL_VIEW, EnvClient
 from mcpfactory.runtime._errors import ControlError
 from mcpfactory.spec import load_spec
 
@@ -86,7 +86,7 @@ async def test_bad_scenario_arguments_and_unknown_views_are_refused_not_faults(c
             await env.view("nope")
         with pytest.raises(ControlError, match="at most one"):
             await env.reset({"scenario": {"names": []}, "patch": {}})
-        raw = await env.send("_control_view", {"name": "totals"}, control=True)
+        raw = await env.send(CONTROL_VIEW, {"name": "totals"}, control=True)
     assert json.loads(raw.content[0].text) == {"view": {"total": 1, "count": 1}}  # type: ignore[union-attr]
 
 

@@ -11,14 +11,18 @@ import pytest
 from mcp.client.client import Client
 from mcp.shared.exceptions import MCPError
 
+from mcpfactory.runtime import (
+    CONTROL_CLOSE,
+    CONTROL_INVARIANTS,
+    CONTROL_RESET,
+    CONTROL_SECRET_META_KEY,
+    CONTROL_SNAPSHOT,
+    CONTROL_STATE_HASH,
+    ERROR_META_KEY,
+    FAULT_META_KEY,
+    SESSION_META_KEY,
+)
 from tests.mcpfactory.specs import LIBRARY
-
-pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -91,7 +95,7 @@ async def test_domain_error_becomes_error_result_with_its_code(library: Any) -> 
         result = await client.call_tool("find_book", {"title": "Emma"})
     assert result.is_error
     assert _text(result) == "No book titled Emma."
-    assert result.meta == {"io.mcpfactory/error": {"code": "not_found"}}
+    assert result.meta == {ERROR_META_KEY: {"code": "not_found"}}
 
 
 async def test_invalid_arguments_name_each_bad_field(library: Any) -> None:
@@ -99,7 +103,7 @@ async def test_invalid_arguments_name_each_bad_field(library: Any) -> None:
         result = await client.call_tool("borrow_book", {"member_id": 7, "days": "x", "extra": 1})
     assert result.is_error
     assert result.meta == {
-        "io.mcpfactory/error": {"code": "invalid_arguments", "fields": ["member_id", "book_id", "days", "extra"]}
+        ERROR_META_KEY: {"code": "invalid_arguments", "fields": ["member_id", "book_id", "days", "extra"]}
     }
 
 
@@ -125,12 +129,12 @@ async def test_body_bug_is_masked_flagged_and_rolled_back(
     library: Any, tool: str, arguments: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     async with Client(library.build(control=True), mode="legacy") as client:
-        before = await _control(client, "_control_state_hash")
+        before = await _control(client, CONTROL_STATE_HASH)
         result = await client.call_tool(tool, arguments)
-        after = await _control(client, "_control_state_hash")
+        after = await _control(client, CONTROL_STATE_HASH)
         still_serving = await client.call_tool("find_book", {"title": "Dune"})
     assert result.is_error
-    fault = result.meta["io.mcpfactory/fault"]  # type: ignore[index]
+    fault = result.meta[FAULT_META_KEY]  # type: ignore[index]
     assert fault["kind"] == "env_fault"
     assert fault["tool"] == tool
     assert _text(result) == f"Internal error in the environment (fault {fault['id']})."
@@ -143,7 +147,7 @@ async def test_a_refused_call_keeps_none_of_its_writes(library: Any) -> None:
     # borrow_book appends the loan before it finds the book unavailable: the append must not survive.
     async with Client(library.build(control=True), mode="legacy") as client:
         refused = await client.call_tool("borrow_book", {"member_id": "m1", "book_id": "b2"})
-        changes = await _control(client, "_control_snapshot", {"scope": "changes"})
+        changes = await _control(client, CONTROL_SNAPSHOT, {"scope": "changes"})
     assert refused.is_error
     assert changes == {"state": {"members": {}, "books": {}}}
 
@@ -162,7 +166,7 @@ async def test_writes_persist_within_a_session_and_not_across(library: Any) -> N
 async def test_explicit_session_key_keeps_state_for_sessionless_clients(library: Any) -> None:
     server = library.build()
     async with Client(server) as client:  # 2026-era: no connection-level session
-        key = {"io.mcpfactory/session": "s1"}
+        key = {SESSION_META_KEY: "s1"}
         await client.call_tool("borrow_book", {"member_id": "m1", "book_id": "b1"}, meta=key)
         kept = await client.call_tool("find_book", {"title": "Dune"}, meta=key)
         fresh = await client.call_tool("find_book", {"title": "Dune"})
@@ -174,7 +178,7 @@ async def test_control_plane_is_invisible_without_control(library: Any) -> None:
     async with Client(library.build(), mode="legacy") as client:
         names = [tool.name for tool in (await client.list_tools()).tools]
         with pytest.raises(MCPError) as caught:
-            await client.call_tool("_control_state_hash", {})
+            await client.call_tool(CONTROL_STATE_HASH, {})
     assert not any(name.startswith("_control") for name in names)
     assert caught.value.error.code == -32602
 
@@ -187,25 +191,25 @@ async def test_control_plane_is_hidden_from_the_listing_even_with_control(librar
 
 async def test_control_secret_is_required_when_set(library: Any) -> None:
     async with Client(library.build(control=True, control_secret="s3cret"), mode="legacy") as client:
-        refused = await client.call_tool("_control_state_hash", {})
-        allowed = await client.call_tool("_control_state_hash", {}, meta={"io.mcpfactory/control-secret": "s3cret"})
+        refused = await client.call_tool(CONTROL_STATE_HASH, {})
+        allowed = await client.call_tool(CONTROL_STATE_HASH, {}, meta={CONTROL_SECRET_META_KEY: "s3cret"})
     assert refused.is_error
-    assert refused.meta == {"io.mcpfactory/error": {"code": "forbidden"}}
+    assert refused.meta == {ERROR_META_KEY: {"code": "forbidden"}}
     assert not allowed.is_error
 
 
 async def test_reset_snapshot_and_hash_round_trip(library: Any) -> None:
     async with Client(library.build(control=True), mode="legacy") as client:
-        seed_hash = (await _control(client, "_control_state_hash"))["state_sha256"]
+        seed_hash = (await _control(client, CONTROL_STATE_HASH))["state_sha256"]
         await client.call_tool("add_book", {"title": "Emma", "genre": "fiction"})
-        full = (await _control(client, "_control_snapshot"))["state"]
-        changed_hash = (await _control(client, "_control_state_hash"))["state_sha256"]
-        assert await _control(client, "_control_reset") == {"reset": True}
-        assert (await _control(client, "_control_reset", {"hash": True}))["state_sha256"] == seed_hash
-        assert (await _control(client, "_control_reset", {"state": full, "hash": True}))["state_sha256"] == changed_hash
+        full = (await _control(client, CONTROL_SNAPSHOT))["state"]
+        changed_hash = (await _control(client, CONTROL_STATE_HASH))["state_sha256"]
+        assert await _control(client, CONTROL_RESET) == {"reset": True}
+        assert (await _control(client, CONTROL_RESET, {"hash": True}))["state_sha256"] == seed_hash
+        assert (await _control(client, CONTROL_RESET, {"state": full, "hash": True}))["state_sha256"] == changed_hash
         patch = {"books": {"b1": None}}
-        patched = await _control(client, "_control_reset", {"patch": patch, "hash": True})
-        books = (await _control(client, "_control_snapshot"))["state"]["books"]
+        patched = await _control(client, CONTROL_RESET, {"patch": patch, "hash": True})
+        books = (await _control(client, CONTROL_SNAPSHOT))["state"]["books"]
     assert set(full["books"]) == {"b1", "b2", "b3"}
     assert patched["state_sha256"] not in (seed_hash, changed_hash)
     assert set(books) == {"b2"}
@@ -213,16 +217,16 @@ async def test_reset_snapshot_and_hash_round_trip(library: Any) -> None:
 
 async def test_reset_rejects_a_patch_that_breaks_a_record_type(library: Any) -> None:
     async with Client(library.build(control=True), mode="legacy") as client:
-        result = await client.call_tool("_control_reset", {"patch": {"books": {"b1": {"book_id": "b1"}}}})
+        result = await client.call_tool(CONTROL_RESET, {"patch": {"books": {"b1": {"book_id": "b1"}}}})
     assert result.is_error
 
 
 async def test_invariants_are_reported_by_the_control_plane(library: Any) -> None:
     broken = {"books": {"b1": {"book_id": "b1", "title": "Dune", "genre": "fiction", "copies": -1}}}
     async with Client(library.build(control=True), mode="legacy") as client:
-        assert (await _control(client, "_control_invariants")) == {"violations": []}
-        await _control(client, "_control_reset", {"patch": broken})
-        report = await _control(client, "_control_invariants")
+        assert (await _control(client, CONTROL_INVARIANTS)) == {"violations": []}
+        await _control(client, CONTROL_RESET, {"patch": broken})
+        report = await _control(client, CONTROL_INVARIANTS)
     assert report == {
         "violations": [{"name": "copies_never_negative", "message": "A book has a negative number of copies."}]
     }
@@ -237,7 +241,7 @@ async def test_session_random_generator_is_seeded_per_session(library: Any) -> N
 
     first, second = await rolls(), await rolls()
     async with Client(server, mode="legacy") as client:
-        await _control(client, "_control_reset", {"seed": 7})
+        await _control(client, CONTROL_RESET, {"seed": 7})
         reseeded = [(await client.call_tool("roll", {})).structured_content["result"] for _ in range(5)]  # type: ignore[index]
     assert first == second
     assert reseeded != first
@@ -248,7 +252,7 @@ async def test_thousands_of_sessions_stay_isolated(library: Any) -> None:
     results: dict[int, Any] = {}
 
     async def one(index: int) -> None:
-        key = {"io.mcpfactory/session": f"s{index}"}
+        key = {SESSION_META_KEY: f"s{index}"}
         async with Client(server) as client:
             for _ in range(index % 3):
                 await client.call_tool("add_book", {"title": f"T{index}", "genre": "history"}, meta=key)
@@ -315,12 +319,12 @@ def test_fast_state_hash_equals_the_hash_of_the_snapshot(library: Any) -> None:
 
 async def test_closing_a_session_frees_it_and_the_next_call_starts_afresh(library: Any) -> None:
     server = library.build(control=True)
-    key = {"io.mcpfactory/session": "closing"}
+    key = {SESSION_META_KEY: "closing"}
     async with Client(server) as client:
         await client.call_tool("add_book", {"title": "Emma", "genre": "fiction"}, meta=key)
         before = await client.call_tool("count_books", {"genre": "fiction"}, meta=key)
         await client.session.send_request(
-            types.CallToolRequest(params=types.CallToolRequestParams(name="_control_close", arguments={}, _meta=key)),
+            types.CallToolRequest(params=types.CallToolRequestParams(name=CONTROL_CLOSE, arguments={}, _meta=key)),
             types.CallToolResult,
         )
         after = await client.call_tool("count_books", {"genre": "fiction"}, meta=key)
@@ -422,9 +426,9 @@ async def test_helpers_are_shared_and_their_errors_belong_to_every_caller(compil
     assert (read.is_error, _text(read), read.meta) == (
         True,
         "u2 is not an admin.",
-        {"io.mcpfactory/error": {"code": "not_admin"}},
+        {ERROR_META_KEY: {"code": "not_admin"}},
     )
-    assert (write.is_error, write.meta) == (True, {"io.mcpfactory/error": {"code": "not_admin"}})
+    assert (write.is_error, write.meta) == (True, {ERROR_META_KEY: {"code": "not_admin"}})
     assert granted.structured_content == {"result": 6}
 
 

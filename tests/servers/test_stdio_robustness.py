@@ -7,19 +7,13 @@ import sys
 from typing import Any
 
 import anyio
-import pytest
 from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
 
+from mcpfactory.runtime import FAULT_META_KEY
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.anyio
 GOLDEN = REPO / "tests" / "mcpfactory"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 class _Peer:
@@ -82,7 +76,7 @@ async def test_malformed_lines_unknown_methods_and_huge_arguments_do_not_stop_th
             )
             assert wrong["result"]["isError"] is True
             crash = await peer.request(5, "tools/call", {"name": "crash", "arguments": {}})
-            assert crash["result"]["_meta"]["io.mcpfactory/fault"]["kind"] == "env_fault"
+            assert crash["result"]["_meta"][FAULT_META_KEY]["kind"] == "env_fault"
             fine = await peer.request(6, "tools/call", {"name": "find_book", "arguments": {"title": "Dune"}})
             assert fine["result"]["structuredContent"]["book_id"] == "b1"
             assert process.returncode is None

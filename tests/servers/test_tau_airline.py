@@ -17,29 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp.client.client import Client
 
-from mcpfactory.connect import connect, control, unwrap
+from mcpfactory.connect import connect
 from mcpfactory.replay import replay
+from mcpfactory.runtime import EnvClient
 from tests.conftest import CATALOG
-
-pytestmark = pytest.mark.anyio
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "tau-bench" / "airline"
 VECTORS = REFERENCE / "reference_vectors.jsonl"
 DATA = CATALOG / "tau_airline" / "data"
 SEED_SHA256 = "f212eeda89b986239ddfb1a9b3d07d2b388112869864655ec9e5cc7ab07ab41c"
-ERROR_META_KEY = "io.mcpfactory/error"
 
 needs_server = pytest.mark.skipif(
     not (CATALOG / "tau_airline" / "server.py").exists(), reason="servers/tau_airline is not compiled"
 )
 needs_vectors = pytest.mark.skipif(not VECTORS.exists(), reason="tau-bench reference vectors not available")
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def _canonical(value: Any) -> str:
@@ -53,7 +45,7 @@ def _vectors() -> list[dict[str, Any]]:
 class Desk:
     """One MCP session of tau_airline, with the control plane for resets and hashes."""
 
-    def __init__(self, client: Client, tools: dict[str, Any]) -> None:
+    def __init__(self, client: EnvClient, tools: dict[str, Any]) -> None:
         self.client = client
         self.tools = tools
 
@@ -61,10 +53,8 @@ class Desk:
         """{"ok": value} or {"error": text, "code": the domain error code (None if not a domain error)}."""
         result = await self.client.call_tool(name, arguments)
         if result.is_error:
-            meta = result.meta or {}
-            code = meta.get(ERROR_META_KEY, {}).get("code")
-            return {"error": "".join(getattr(block, "text", "") for block in result.content), "code": code}
-        return {"ok": unwrap(result.structured_content, self.tools[name])}
+            return {"error": result.text, "code": result.error_code}
+        return {"ok": result.value}
 
     async def ok(self, name: str, **arguments: Any) -> Any:
         got = await self.call(name, **arguments)
@@ -80,10 +70,10 @@ class Desk:
         return str(got["error"])
 
     async def state_hash(self) -> str:
-        return str((await control(self.client, "_control_state_hash"))["state_sha256"])
+        return await self.client.state_hash()
 
     async def reset(self) -> None:
-        await control(self.client, "_control_reset", {})
+        await self.client.reset()
 
 
 @asynccontextmanager
@@ -94,7 +84,7 @@ async def open_desk() -> AsyncIterator[Desk]:
     be entered and left in the test's own task.
     """
     async with connect("tau_airline", control=True) as client:
-        tools = {tool.name: tool.output_schema for tool in (await client.list_tools()).tools}
+        tools = dict(client.output_schemas)
         yield Desk(client, tools)
 
 

@@ -13,18 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp.client.client import Client
 
-from mcpfactory.connect import connect, control, unwrap
+from mcpfactory.connect import connect
 from mcpfactory.replay import replay
+from mcpfactory.runtime import EnvClient
 from tests.conftest import CATALOG
-
-pytestmark = pytest.mark.anyio
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "tau-bench" / "retail"
 VECTORS = REFERENCE / "reference_vectors.jsonl"
 SEED_SHA256 = "ae10e8a7f23bedf88c90a528efa2d59d27cae24b5ce1f0d28768b39257bf9f0d"
-ERROR_META_KEY = "io.mcpfactory/error"
 NOT_DOMAIN = ("invalid_arguments", "unknown_tool")
 
 needs_server = pytest.mark.skipif(
@@ -33,27 +30,20 @@ needs_server = pytest.mark.skipif(
 needs_vectors = pytest.mark.skipif(not VECTORS.exists(), reason="tau-bench reference vectors not available")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _vectors() -> list[dict[str, Any]]:
     return [json.loads(line) for line in VECTORS.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-async def _call(client: Client, tools: dict[str, Any], name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+async def _call(client: EnvClient, tools: dict[str, Any], name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     """Call a tool; return {"ok": value} or {"error": text, "code": domain error code or None}."""
     result = await client.call_tool(name, arguments)
     if result.is_error:
-        meta = result.meta or {}
-        code = meta.get(ERROR_META_KEY, {}).get("code")
-        return {"error": "".join(getattr(block, "text", "") for block in result.content), "code": code}
-    return {"ok": unwrap(result.structured_content, tools[name])}
+        return {"error": result.text, "code": result.error_code}
+    return {"ok": result.value}
 
 
-async def _state_hash(client: Client) -> str:
-    return str((await control(client, "_control_state_hash"))["state_sha256"])
+async def _state_hash(client: EnvClient) -> str:
+    return await client.state_hash()
 
 
 @needs_server
@@ -87,12 +77,12 @@ async def test_every_reference_vector_replays_exactly() -> None:
 async def test_refusals_in_the_vectors_are_domain_errors() -> None:
     """Every call the original refused is refused with a declared domain error, never a fault or bad arguments."""
     async with connect("tau_retail", control=True) as client:
-        tools = {tool.name: tool.output_schema for tool in (await client.list_tools()).tools}
+        tools = dict(client.output_schemas)
         refused = 0
         for vector in _vectors():
             if not any("error" in call["expected"] for call in vector["calls"]):
                 continue
-            await control(client, "_control_reset", {})
+            await client.reset()
             for call in vector["calls"]:
                 got = await _call(client, tools, call["tool"], call["arguments"])
                 if "error" in call["expected"]:
@@ -114,7 +104,7 @@ async def test_seed_state_hash_matches_tau_bench() -> None:
 @needs_server
 async def test_cancelling_twice_is_refused_the_second_time() -> None:
     async with connect("tau_retail", control=True) as client:
-        tools = {tool.name: tool.output_schema for tool in (await client.list_tools()).tools}
+        tools = dict(client.output_schemas)
         first = await _call(
             client, tools, "cancel_pending_order", {"order_id": "#W3897284", "reason": "no longer needed"}
         )
@@ -133,7 +123,7 @@ async def test_cancelling_twice_is_refused_the_second_time() -> None:
 @needs_server
 async def test_unknown_ids_are_refused() -> None:
     async with connect("tau_retail", control=True) as client:
-        tools = {tool.name: tool.output_schema for tool in (await client.list_tools()).tools}
+        tools = dict(client.output_schemas)
         cases = [
             ("get_order_details", {"order_id": "#W0000000"}, "order_not_found"),
             ("cancel_pending_order", {"order_id": "#W0000000", "reason": "ordered by mistake"}, "order_not_found"),
@@ -169,7 +159,7 @@ async def test_unknown_ids_are_refused() -> None:
 @needs_server
 async def test_insufficient_gift_card_balance_is_refused() -> None:
     async with connect("tau_retail", control=True) as client:
-        tools = {tool.name: tool.output_schema for tool in (await client.list_tools()).tools}
+        tools = dict(client.output_schemas)
         # lei_li_6575's gift card cannot pay a 2749.56 order.
         got = await _call(
             client,
@@ -198,7 +188,7 @@ async def test_insufficient_gift_card_balance_is_refused() -> None:
 async def test_orders_change_status_once() -> None:
     """A modified, returned or exchanged order cannot be changed again the same way."""
     async with connect("tau_retail", control=True) as client:
-        tools = {tool.name: tool.output_schema for tool in (await client.list_tools()).tools}
+        tools = dict(client.output_schemas)
         modify = {
             "order_id": "#W6247578",
             "item_ids": ["3799046073"],
@@ -225,7 +215,7 @@ async def test_orders_change_status_once() -> None:
 async def test_address_tools_take_the_argument_named_state() -> None:
     """tau-bench's address tools name an argument `state`, which bodies cannot use as a variable."""
     async with connect("tau_retail") as client:
-        listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+        listed = {tool.name: tool for tool in await client.list_tools()}
         for name in ("modify_pending_order_address", "modify_user_address"):
             properties = listed[name].input_schema["properties"]
             assert "state" in properties and "state_code" not in properties
@@ -245,7 +235,7 @@ async def test_address_tools_take_the_argument_named_state() -> None:
 @needs_server
 async def test_calculate_rounds_and_refuses_without_eval() -> None:
     async with connect("tau_retail") as client:
-        tools = {tool.name: tool.output_schema for tool in (await client.list_tools()).tools}
+        tools = dict(client.output_schemas)
         cases: list[tuple[str, Any]] = [
             ("3131.1 + 4777.75 + 367.38", 8276.23),
             ("2623.69 - 1126.04", 1497.65),

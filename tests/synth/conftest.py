@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.fake_llm import FakeLLM
+from harness.testing import FakeLLM
 from mcpfactory.compiler import compile_spec
 from mcpfactory.synth.model import Model, ModelConfig
 from tests.conftest import CATALOG

@@ -11,7 +11,7 @@ import anyio
 import pytest
 from ruamel.yaml import YAML
 
-from harness.fake_llm import FakeLLM, Reply
+from harness.testing import FakeLLM, Reply
 from mcpfactory.synth import DraftRejected
 from mcpfactory.synth.env import synthesize_env
 from tests.synth import specs

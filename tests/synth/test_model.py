@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
-from harness.fake_llm import FakeLLM, Reply
+from harness.testing import FakeLLM, Reply
 from mcpfactory.synth import CacheMiss, ModelError, OutputError
 from mcpfactory.synth._extract import extract_block, extract_json
 from mcpfactory.synth.model import Model, ModelConfig

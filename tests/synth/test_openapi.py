@@ -11,7 +11,7 @@ import anyio
 import pytest
 from ruamel.yaml import YAML
 
-from harness.fake_llm import FakeLLM, Reply
+from harness.testing import FakeLLM, Reply
 from mcpfactory.cli import main
 from mcpfactory.openapi import Imported, import_openapi, write_environment
 from mcpfactory.synth import OpenAPIError, synthesize_tasks

@@ -11,9 +11,9 @@ from typing import Any
 import anyio
 import pytest
 
-from harness.fake_llm import FakeLLM, Reply
-from harness.tasks import load_tasks as harness_load_tasks
+from harness.testing import FakeLLM, Reply
 from mcpfactory.cli import main
+from mcpfactory.runtime import load_tasks as runtime_load_tasks
 from mcpfactory.synth import SynthReport, append_tasks, build_graph, read_tasks, synthesize_tasks
 from mcpfactory.synth._session import import_server, open_session
 from mcpfactory.synth.model import Model, ModelConfig
@@ -56,7 +56,7 @@ def test_synthesized_tasks_have_the_documented_shape(env: str, tmp_path: Path) -
     report = _synthesize(CATALOG / env, n=10, seed=1)
     path = tmp_path / "tasks.jsonl"
     append_tasks(path, report.tasks)
-    loaded = harness_load_tasks(path)
+    loaded = runtime_load_tasks(path)
     assert [t.id for t in loaded] == [t["id"] for t in report.tasks]
     for task in report.tasks:
         assert task["env"] == env and task["initial_state"] is None
@@ -66,7 +66,7 @@ def test_synthesized_tasks_have_the_documented_shape(env: str, tmp_path: Path) -
         if "write" in task["tags"]:
             assert task["judge"]["assertions"], task["id"]
         else:
-            assert task["judge"]["outputs"], task["id"]
+            assert task["judge"]["facts"], task["id"]
     summary = report.to_json()
     assert summary["tasks"] == 10 and summary["chains"] >= 10
     assert summary["perturbations_failed"] <= summary["perturbations"]
@@ -84,9 +84,9 @@ def test_a_write_task_is_judged_by_the_records_it_changed_and_names_them_as_a_us
     task = next(t for t in report.tasks if [c["tool"] for c in t["solution"]] == ["find_tasks", "reschedule_task"])
     arguments = task["solution"][1]["arguments"]
     assert task["judge"] == {
-        "state": "touched",
+        "state": "match",
         "assertions": [{"path": ["tasks", arguments["task_id"], "due"], "op": "==", "value": arguments["due"]}],
-        "outputs": [],
+        "facts": [],
         "ignore_args": {"find_tasks": ["due_before", "project_id", "status", "tag", "text"]},
     }
     # The lookup found the task by its title, so the instruction names the title and hides the id.

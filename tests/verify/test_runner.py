@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mcpfactory.errors import UnknownEnvironment, UsageError
 from mcpfactory.verify import Options, Status, verify_env, verify_envs
 from tests.verify.conftest import BROKEN, LIBRARY
 
@@ -50,10 +51,10 @@ def test_environments_are_verified_in_parallel_and_reported_in_order() -> None:
 
 
 def test_an_unknown_environment_is_refused_before_anything_starts() -> None:
-    with pytest.raises(LookupError, match="no environment or spec 'atlantis'"):
+    with pytest.raises(UnknownEnvironment, match="no environment 'atlantis'"):
         verify_env("atlantis")
 
 
 def test_an_unknown_check_is_refused_before_anything_starts() -> None:
-    with pytest.raises(LookupError, match="unknown check"):
+    with pytest.raises(UsageError, match="unknown check"):
         verify_env(LIBRARY, checks=["vibes"])

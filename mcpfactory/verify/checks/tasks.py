@@ -1,18 +1,43 @@
-"""tasks: each task's solution works, its judge accepts it, and the judge tells a wrong run from a right one."""
+"""tasks: each task is solvable, judged by the one judge, and earns nothing for a trivial agent.
+
+For every task of tasks.jsonl (read by the runtime's strict loader):
+
+- its reference solution runs from the task's initial state without a fault,
+  a timeout or arguments the server calls invalid, and the judge accepts it
+  (with the oracle's answer: a plain statement of every required fact);
+- a refusal states a reason: its judge requires at least one fact (the rule,
+  date, amount or status that blocks the request), so a generic refusal fails;
+- no trivial agent passes it: silent (no message, no call), a generic
+  refusal, a bare "done", tool spam (the first tool with `{}`, over and over)
+  and random valid calls; a task one of them passes is rejected, naming the agent;
+- most single-call perturbations of the solution that change the outcome
+  (a call dropped, an argument changed) fail the judge, and for a refusal,
+  a state-changing write fails it.
+"""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import hypothesis.strategies as st
 
-from mcpfactory.verify._judge import StateView, Verdict, differing_records, judge, outputs_found
+from mcpfactory.runtime import (
+    TRIVIAL_ANSWERS,
+    MCPFactoryError,
+    Run,
+    RunCall,
+    StateView,
+    Task,
+    Verdict,
+    judge,
+    load_tasks,
+)
+from mcpfactory.runtime._judge import MISSING
 from mcpfactory.verify._probe import Connection, Outcome, ProbeError
 from mcpfactory.verify._strategies import Call, CallSpace, draw_many
-from mcpfactory.verify._tasks import SolutionCall, Task, load_tasks
 from mcpfactory.verify.checks._base import CheckContext, Evidence, Failed, Passed, Skipped
 from mcpfactory.verify.checks.fuzz import known_calls
 
@@ -21,34 +46,28 @@ __all__ = ["tasks_are_solvable_and_discriminating"]
 LAX_SHARE = 0.5  # a judge must reject at least this share of the perturbations that change the outcome
 _MAX_PERTURBATIONS = 8
 _REFUSAL_PROBES = 16
+_SPAM_CALLS = 6
+_RANDOM_CALLS = 6
 _SEED_OFFSET = 3_000
 
 
 @dataclass(frozen=True, slots=True)
-class _Run:
+class _Replay:
     outcomes: tuple[Outcome, ...]
     final: StateView
-    answer: str
 
 
 async def tasks_are_solvable_and_discriminating(ctx: CheckContext) -> Passed:
-    """Prove each task in tasks.jsonl is solvable and judged by a check that can fail.
-
-    The reference solution runs from the task's initial state without a fault,
-    a timeout or arguments the server calls invalid; the judge accepts its
-    result (that replays give the same result is the determinism check's job); doing nothing fails
-    the judge (for a refusal task: a state-changing write does); and most
-    single-call perturbations of the solution (a call dropped, an argument
-    changed) that change the outcome fail it too.
-    """
+    """Prove each task in tasks.jsonl is solvable, judged by a check that can fail, and not given away."""
     if not ctx.tasks_path.exists():
         raise Skipped("the environment has no tasks.jsonl")
-    tasks, problems = load_tasks(ctx.tasks_path)
-    evidence = Evidence(limit=16, per_kind=16)
-    for problem in problems:
-        evidence.add("malformed task", problem)
-    if not tasks and not problems:
+    try:
+        tasks = load_tasks(ctx.tasks_path)
+    except MCPFactoryError as exc:
+        raise Failed(f"tasks.jsonl does not load: {exc}", [str(exc)]) from None
+    if not tasks:
         raise Skipped("tasks.jsonl holds no tasks")
+    evidence = Evidence(limit=16, per_kind=16)
     checked = perturbed = 0
     notes: Counter[str] = Counter()
     async with ctx.memory() as connection:
@@ -64,7 +83,15 @@ async def tasks_are_solvable_and_discriminating(ctx: CheckContext) -> Passed:
         raise Failed(f"{evidence.count} task problems: {evidence.summary()}", evidence.lines, stats)
     if checked < len(tasks):
         return Passed(f"{checked} of {len(tasks)} tasks checked within the time budget; all sound", stats)
-    return Passed(f"all {checked} tasks solvable and judged discriminatingly ({perturbed} perturbations)", stats)
+    return Passed(
+        f"all {checked} tasks solvable, judged discriminatingly and failed by every trivial agent "
+        f"({perturbed} perturbations)",
+        stats,
+    )
+
+
+def _name(task: Task) -> str:
+    return f"{task.where}: task {task.id}"
 
 
 async def _check_task(
@@ -76,17 +103,26 @@ async def _check_task(
     probes: list[Call],
     notes: Counter[str],
 ) -> int:
-    name = f"task {task.id} (line {task.line})"
+    name = _name(task)
+    if task.env != ctx.spec.name:
+        evidence.add("bad task", f"{name}: env is {task.env!r}, not {ctx.spec.name!r}")
+        return 0
     for index, call in enumerate(task.solution):
         if call.tool not in space.tools:
             evidence.add("bad solution", f"{name}: solution[{index}] calls unknown tool {call.tool!r}")
             return 0
-        if not space.validators[call.tool].is_valid(call.arguments):
+        if not space.validators[call.tool].is_valid(dict(call.arguments)):
             evidence.add("bad solution", f"{name}: solution[{index}] {call.tool} arguments do not fit its inputSchema")
             return 0
+    if task.refusal and not task.judge.facts:
+        evidence.add(
+            "refusal without a reason",
+            f"{name}: a refusal must state why (judge.facts: the rule, date, amount or status that blocks it)",
+        )
+        return 0
     try:
         initial = await _initial(ctx, connection, task)
-        reference = await _run(ctx, connection, task, task.solution)
+        reference = await _replay(ctx, connection, task, _solution(task))
     except ProbeError as exc:
         evidence.add("bad initial state", f"{name}: the server refuses its initial state: {exc}")
         return 0
@@ -96,35 +132,29 @@ async def _check_task(
         if outcome.kind not in ("ok", "error"):
             evidence.add("solution fails", f"{name}: solution call {index + 1} {outcome.describe()}")
             return 0
-    # An expected output the solution's results never show verbatim (a sum, say) is the agent's to state:
-    # runs replayed here are judged on the outputs their results can show.
-    grounded = outputs_found(task.judge.outputs, reference.answer)
-    notes["outputs_left_to_the_agent"] += len(set(task.judge.outputs) - grounded)
     notes["solution_calls_refused_by_the_domain"] += sum(o.kind == "error" for o in reference.outcomes)
-    replayed = replace(task.judge, outputs=tuple(o for o in task.judge.outputs if o in grounded))
-    verdict = judge(
-        replayed, initial=initial, final=reference.final, reference=reference.final, answer=reference.answer
-    )
-    if not verdict.passed:
+    answer = _oracle_answer(task)
+    solved = _judge(task, reference.final, [answer], _solution(task), initial, reference)
+    if not solved.passed:
         evidence.add(
-            "judge rejects the solution", f"{name}: the judge rejects the reference solution: {_reasons(verdict)}"
+            "judge rejects the solution", f"{name}: the judge rejects the reference solution: {_reasons(solved)}"
         )
         return 0
-    nothing = judge(task.judge, initial=initial, final=initial, reference=reference.final, answer="")
+    for agent, trivial in await _trivial_runs(ctx, connection, space, task):
+        if judge(task, trivial, initial=initial, reference=reference.final).passed:
+            evidence.add("trivial agent passes", f"{name}: the trivial agent '{agent}' passes it (it earns a reward)")
+            return 0
+    notes["trivial_agents_failed"] += 5
     if task.refusal:
-        refusal = replace(task, judge=replayed)
-        return await _refusal_can_fail(ctx, connection, space, refusal, initial, reference, evidence, probes)
-    if nothing.passed:
-        evidence.add("check cannot fail", f"{name}: doing nothing passes its check (the check cannot fail)")
-        return 0
+        return await _refusal_can_fail(ctx, connection, space, task, initial, reference, evidence, probes)
     relevant = failing = 0
     passing: list[str] = []
     for label, calls in _perturbations(space, task, random.Random(f"{ctx.options.seed}:{task.id}")):
-        run = await _run(ctx, connection, task, calls)
-        if not _changes_outcome(task, reference, run):
+        run = await _replay(ctx, connection, task, calls)
+        if not _changes_outcome(reference, run):
             continue
         relevant += 1
-        verdict = judge(replayed, initial=initial, final=run.final, reference=reference.final, answer=run.answer)
+        verdict = _judge(task, run.final, [answer], calls, initial, reference)
         if verdict.passed:
             passing.append(label)
         else:
@@ -138,34 +168,77 @@ async def _check_task(
     return relevant
 
 
+def _oracle_answer(task: Task) -> str:
+    facts = [fact.say() for fact in task.judge.facts]
+    return "\n".join(facts) if facts else "Done."
+
+
+def _solution(task: Task) -> list[Call]:
+    return [Call(call.tool, dict(call.arguments)) for call in task.solution]
+
+
+def _judge(
+    task: Task, final: StateView, messages: Sequence[str], calls: Sequence[Call], initial: StateView, reference: _Replay
+) -> Verdict:
+    run_calls = [RunCall(c.tool, dict(c.arguments)) for c in calls]
+    return judge(task, Run(final, messages, run_calls), initial=initial, reference=reference.final)
+
+
 async def _initial(ctx: CheckContext, connection: Connection, task: Task) -> StateView:
-    session = connection.fresh("task")
     if task.initial_state is None:
         return StateView(ctx.spec.seed, {})
+    session = connection.fresh("task")
     await session.reset(task.initial_state)
     return StateView(ctx.spec.seed, await session.changes())
 
 
-async def _run(ctx: CheckContext, connection: Connection, task: Task, calls: Sequence[SolutionCall]) -> _Run:
+async def _replay(ctx: CheckContext, connection: Connection, task: Task, calls: Sequence[Call]) -> _Replay:
     session = connection.fresh("task")
     if task.initial_state is not None:
         await session.reset(task.initial_state)
-    outcomes = [await session.call(call.tool, call.arguments) for call in calls]
-    answer = "\n".join(outcome.text for outcome in outcomes)
-    return _Run(tuple(outcomes), StateView(ctx.spec.seed, await session.changes()), answer)
+    outcomes = [await session.call(c.tool, dict(c.arguments)) for c in calls]
+    return _Replay(tuple(outcomes), StateView(ctx.spec.seed, await session.changes()))
 
 
-def _changes_outcome(task: Task, reference: _Run, run: _Run) -> bool:
+async def _trivial_runs(
+    ctx: CheckContext, connection: Connection, space: CallSpace, task: Task
+) -> list[tuple[str, Run]]:
+    """What each trivial agent leaves behind on this task: its final state, its words and its calls."""
+    runs: list[tuple[str, Run]] = []
+    untouched = await _replay(ctx, connection, task, [])
+    for agent, answer in TRIVIAL_ANSWERS.items():
+        runs.append((agent, Run(untouched.final, [answer] if answer else [], [])))
+    first = sorted(space.tools)[0] if space.tools else None
+    if first is not None:
+        spam = [Call(first, {})] * _SPAM_CALLS
+        spammed = await _replay(ctx, connection, task, spam)
+        runs.append(("tool-spam", Run(spammed.final, [], [RunCall(c.tool, dict(c.arguments)) for c in spam])))
+    rng_seed = ctx.options.seed + _SEED_OFFSET + sum(map(ord, task.id))
+    tools = sorted(space.tools)
+    if tools:
+        drawn = draw_many(st.one_of([space.valid_call(tool) for tool in tools]), _RANDOM_CALLS, rng_seed)
+        calls = [Call(call.tool, space.resolve(call.arguments, {})) for call in drawn]
+        randomised = await _replay(ctx, connection, task, calls)
+        runs.append(("random", Run(randomised.final, ["Done."], [RunCall(c.tool, dict(c.arguments)) for c in calls])))
+    return runs
+
+
+def _changes_outcome(reference: _Replay, run: _Replay) -> bool:
     keys = reference.final.changed_keys() | run.final.changed_keys()
-    if differing_records(reference.final, run.final, keys):
-        return True
-    return outputs_found(task.judge.outputs, reference.answer) != outputs_found(task.judge.outputs, run.answer)
+    return any(_differs(reference.final, run.final, key) for key in keys)
 
 
-def _perturbations(space: CallSpace, task: Task, rng: random.Random) -> list[tuple[str, list[SolutionCall]]]:
+def _differs(left: StateView, right: StateView, key: tuple[str, str]) -> bool:
+    a, b = left.record(*key), right.record(*key)
+    if a is MISSING or b is MISSING:
+        return a is not b
+    return bool(a != b)
+
+
+def _perturbations(space: CallSpace, task: Task, rng: random.Random) -> list[tuple[str, list[Call]]]:
     """Single-call changes of the solution: drop one call, or change one argument that matters."""
-    solution = list(task.solution)
-    found: list[tuple[str, list[SolutionCall]]] = []
+    solution = _solution(task)
+    found: list[tuple[str, list[Call]]] = []
     for index, call in enumerate(solution):
         found.append((f"without call {index + 1} ({call.tool})", solution[:index] + solution[index + 1 :]))
     for index, call in enumerate(solution):
@@ -176,7 +249,7 @@ def _perturbations(space: CallSpace, task: Task, rng: random.Random) -> list[tup
             other = space.alternative(call.tool, name, value, rng)
             if other is None or other == value:
                 continue
-            changed = SolutionCall(call.tool, {**call.arguments, name: other})
+            changed = Call(call.tool, {**call.arguments, name: other})
             label = f"call {index + 1} {call.tool} with {name}={other!r} instead of {value!r}"
             found.append((label, [*solution[:index], changed, *solution[index + 1 :]]))
     if len(found) > _MAX_PERTURBATIONS:
@@ -204,25 +277,26 @@ async def _refusal_can_fail(
     space: CallSpace,
     task: Task,
     initial: StateView,
-    reference: _Run,
+    reference: _Replay,
     evidence: Evidence,
     probes: list[Call],
 ) -> int:
     """A refusal's right outcome may be doing nothing; its check must still fail some state-changing write."""
     changing = 0
+    answer = _oracle_answer(task)
     for probe in probes:
         arguments = space.resolve(probe.arguments, {})
-        run = await _run(ctx, connection, task, [*task.solution, SolutionCall(probe.tool, arguments)])
-        if not differing_records(run.final, reference.final, run.final.changed_keys() | reference.final.changed_keys()):
+        calls = [*_solution(task), Call(probe.tool, arguments)]
+        run = await _replay(ctx, connection, task, calls)
+        if not _changes_outcome(reference, run):
             continue
         changing += 1
-        verdict = judge(task.judge, initial=initial, final=run.final, reference=reference.final, answer=run.answer)
-        if not verdict.passed:
+        if not _judge(task, run.final, [answer], calls, initial, reference).passed:
             return changing
     if changing:
         evidence.add(
             "check cannot fail",
-            f"task {task.id} (line {task.line}): a refusal whose check passes all {changing} state-changing writes tried",
+            f"{_name(task)}: a refusal whose check passes all {changing} state-changing writes tried",
         )
     return changing
 

@@ -1,6 +1,8 @@
-"""A fake OpenAI-compatible chat server on loopback, scripted per test: a real HTTP server litellm talks to.
+"""Testing tools: a fake OpenAI-compatible chat server on loopback that litellm talks to for real.
 
-It is a fake, for tests and offline development (synthesis can use it too):
+`FakeLLM` is what `httpx.MockTransport` is to httpx: a stand-in for a model
+server that speaks the real protocol (HTTP, OpenAI's chat-completions JSON),
+for tests and offline development of policies, users and synthesis:
 each request to `/v1/chat/completions` is answered by the next `Reply` of a
 script, or by a function of the request. Replies can be text, tool calls
 (several at once, or malformed: bad JSON arguments, unknown tools, wrong
@@ -33,6 +35,11 @@ from types import TracebackType
 from typing import Any, Self
 
 __all__ = ["FakeCall", "FakeLLM", "Reply", "render_prompt", "tokenize"]
+
+
+class _Server(ThreadingHTTPServer):
+    # The default backlog (5) resets connections when a run opens dozens at once.
+    request_queue_size = 512
 
 
 def tokenize(text: str) -> list[int]:
@@ -193,7 +200,7 @@ class FakeLLM:
                 self.end_headers()
                 self.wfile.write(data)
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = _Server(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         server.block_on_close = False
         self._server = server

@@ -78,6 +78,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         control=args.control,
         control_secret=args.control_secret,
         log_level=args.log_level,
+        call_cpu_s=args.call_cpu_s,
+        call_memory_mb=args.call_memory_mb,
+        max_memory_mb=args.max_memory_mb,
     )
     return 0
 

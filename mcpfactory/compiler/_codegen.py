@@ -20,6 +20,7 @@ RUNTIME_PACKAGE = Path(mcpfactory.__file__).parent / "runtime"
 RUNTIME_IMPORT = "mcpfactory.runtime"
 STANDALONE_RUNTIME = "_runtime"
 _LINE_LENGTH = "120"
+_FIRST_PARTY = "lint.isort.known-first-party=['mcpfactory']"
 
 
 def _spec_display(spec: LoadedSpec) -> str:
@@ -85,6 +86,51 @@ def _param(param: ResolvedParam) -> str:
     if param.has_default:
         text += f" = {param.default!r}"
     return text
+
+
+def _guard_body(source: str, runtime_import: str) -> str:
+    """Rewrite a body for the runtime's guards: `import re` -> the guarded `re`, `x ** y` -> `_power(x, y)`.
+
+    Only a power whose exponent is not a literal is rewritten (literal exponents
+    are bounded by the spec checker). Each edit replaces the exact source span of
+    one node, so the rest of the body keeps its text and comments.
+    """
+    source = textwrap.dedent(source).strip("\n")
+    while True:
+        tree = ast.parse(source)
+        lines = source.splitlines(keepends=True)
+        edit = _next_guard_edit(tree, runtime_import)
+        if edit is None:
+            return source
+        node, replacement = edit
+        assert node.end_lineno is not None and node.end_col_offset is not None
+        start = sum(len(line) for line in lines[: node.lineno - 1]) + node.col_offset
+        end = sum(len(line) for line in lines[: node.end_lineno - 1]) + node.end_col_offset
+        source = source[:start] + replacement + source[end:]
+
+
+def _next_guard_edit(tree: ast.AST, runtime_import: str) -> tuple[ast.stmt | ast.expr, str] | None:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(alias.name == "re" for alias in node.names):
+            indent = " " * node.col_offset
+            parts = [
+                f"from {runtime_import} import guarded_re as {alias.asname or 're'}"
+                if alias.name == "re"
+                else f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
+                for alias in node.names
+            ]
+            return node, f"\n{indent}".join(parts)
+        if isinstance(node, ast.ImportFrom) and node.module == "re" and node.level == 0:
+            names = ", ".join(alias.name + (f" as {alias.asname}" if alias.asname else "") for alias in node.names)
+            return node, f"from {runtime_import}.guarded_re import {names}"
+        if (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.Pow)
+            and not (isinstance(node.right, ast.Constant) and isinstance(node.right.value, int | float))
+        ):
+            left, right = ast.unparse(node.left), ast.unparse(node.right)
+            return node, f"_power({left}, {right})"
+    return None
 
 
 def _uses_name(source: str, name: str) -> bool:
@@ -154,6 +200,7 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
         f"    records={{{records}}},\n"
         "    clock=CLOCK,\n"
         f"    default_seed={env.seed!r},\n"
+        f"    limits=CallLimits(cpu_s={env.limits.cpu_s!r}, memory_mb={env.limits.memory_mb!r}),\n"
         ")\n\n\n"
     )
     for name, helper in env.helpers.items():
@@ -161,7 +208,7 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
         signature = ", ".join(["state: State", *(_param(p) for p in helper_params)])
         out += f"def {name}({signature}) -> {helper_returns.annotation()}:\n"
         out += _docstring(helper.description or f"Shared by the tools of {env.name}.", "    ")
-        out += textwrap.indent(textwrap.dedent(helper.body).strip("\n"), "    ") + "\n\n\n"
+        out += textwrap.indent(_guard_body(helper.body, runtime_import), "    ") + "\n\n\n"
     for name, tool in env.tools.items():
         tool_errors = spec.tool_errors.get(name, tool.errors)
         errors = f", errors={dict(tool_errors)!r}" if tool_errors else ""
@@ -174,12 +221,12 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
             params.extend(_param(p) for p in spec.params[name])
         out += f"def {name}({', '.join(params)}) -> {spec.returns[name].annotation()}:\n"
         out += _docstring(tool.description, "    ")
-        out += textwrap.indent(textwrap.dedent(tool.body).strip("\n"), "    ") + "\n\n\n"
+        out += textwrap.indent(_guard_body(tool.body, runtime_import), "    ") + "\n\n\n"
     for inv in env.invariants:
         message = inv.message or f"invariant {inv.name} does not hold"
         out += f"@env.invariant({inv.name!r}, {message.strip()!r})\n"
         out += f"def {inv.name}(state: State) -> bool:\n"
-        out += f"    return bool({inv.check.strip()})\n\n\n"
+        out += f"    return bool({_guard_body(inv.check, runtime_import)})\n\n\n"
     if env.scenario is not None and spec.scenario is not None:
         out += "@env.scenario\n"
         params = ["state: State"]
@@ -190,12 +237,12 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
             params.extend(_param(p) for p in spec.scenario)
         out += f"def scenario({', '.join(params)}) -> dict[str, Any]:\n"
         out += _docstring(env.scenario.description or "Build the initial state from the scenario's parameters.", "    ")
-        out += textwrap.indent(textwrap.dedent(env.scenario.body).strip("\n"), "    ") + "\n\n\n"
+        out += textwrap.indent(_guard_body(env.scenario.body, runtime_import), "    ") + "\n\n\n"
     for name, view in env.views.items():
         out += f"@env.view({name!r})\n"
         out += f"def view_{name}(state: State) -> {spec.views[name].annotation()}:\n"
         out += _docstring(view.description or f"The {name} view of the state.", "    ")
-        out += textwrap.indent(textwrap.dedent(view.body).strip("\n"), "    ") + "\n\n\n"
+        out += textwrap.indent(_guard_body(view.body, runtime_import), "    ") + "\n\n\n"
     out += "def build(*, control: bool = False, control_secret: str | None = None) -> Server:\n"
     out += _docstring("Return this environment's MCP server; `control` enables the harness control plane.", "    ")
     out += "    return env.build(control=control, control_secret=control_secret)\n\n\n"
@@ -205,7 +252,9 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
     # Any is always used (by seed()); the others only where an annotation subscripts them.
     used = ["Any", *(name for name in ("Annotated", "Literal", "NotRequired") if re.search(rf"\b{name}\[", out))]
     used.sort()
-    runtime_names = ["Collection", "Environment", "StateBase", "ToolError", "check_api_version"]
+    runtime_names = ["CallLimits", "Collection", "Environment", "StateBase", "ToolError", "check_api_version"]
+    if "_power(" in out:
+        runtime_names.append("power as _power")
     if spec.seed_files:
         runtime_names.append("load_json_seed")
     if re.search(r"\bNumber\b", out):  # the spec's float
@@ -235,8 +284,16 @@ def _seed_function(spec: LoadedSpec) -> str:
 def _format(source: str, where: Path) -> str:
     from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
 
-    command = [find_ruff_bin(), "format", "--isolated", "--line-length", _LINE_LENGTH, "--target-version", "py311", "-"]
-    done = subprocess.run(command, input=source, capture_output=True, text=True, check=False)
+    ruff = find_ruff_bin()
+    # Imports sorted as the project's linter sorts them (a rewritten body import lands among the others).
+    sort = [ruff, "check", "--isolated", "--select", "I", "--fix", "--quiet", "--config", _FIRST_PARTY]
+    sorted_source = subprocess.run(
+        [*sort, "--stdin-filename", "server.py", "-"], input=source, capture_output=True, text=True, check=False
+    )
+    if sorted_source.returncode != 0:
+        raise CompileError(where, f"generated code does not sort: {sorted_source.stderr.strip()}")
+    command = [ruff, "format", "--isolated", "--line-length", _LINE_LENGTH, "--target-version", "py311", "-"]
+    done = subprocess.run(command, input=sorted_source.stdout, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise CompileError(where, f"generated code does not format: {done.stderr.strip()}")
     return done.stdout

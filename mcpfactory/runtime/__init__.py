@@ -12,6 +12,8 @@ concept:
 - `_tools`: a body's signature as an argument model and the MCP tool's schemas.
 - `_calls`: the call boundary: `ToolError` (a domain error the model reads)
   versus environment faults (masked and flagged).
+- `_bounds`: CPU time and memory bounds on each call; `_guards` and
+  `guarded_re`: what bodies get instead of operations an alarm cannot stop.
 - `_environment`: what a generated server declares: tools, invariants,
   scenarios and views.
 - `_server`: whose session a request acts on, and the hidden control plane.
@@ -30,6 +32,8 @@ that runs with only the MCP SDK installed, so its modules import each other
 relatively.
 """
 
+from . import guarded_re
+from ._bounds import CallBoundExceeded, CallLimits
 from ._calls import ToolError, error_result, text_of
 from ._catalog import (
     MANIFEST_NAME,
@@ -55,6 +59,7 @@ from ._errors import (
     UnknownEnvironment,
 )
 from ._facts import Fact, Statements, parse_fact
+from ._guards import UnsafePattern, power
 from ._judge import TRIVIAL_ANSWERS, Run, RunCall, StateView, Verdict, check_assertion, judge, with_defaults
 from ._protocol import (
     API_VERSION,
@@ -107,6 +112,8 @@ __all__ = [
     "TRIVIAL_ANSWERS",
     "Assertion",
     "Call",
+    "CallBoundExceeded",
+    "CallLimits",
     "Collection",
     "ConnectionLost",
     "ControlError",
@@ -134,6 +141,7 @@ __all__ = [
     "ToolError",
     "ToolResult",
     "UnknownEnvironment",
+    "UnsafePattern",
     "UserScenario",
     "Verdict",
     "canonical_json",
@@ -144,11 +152,13 @@ __all__ = [
     "env_names",
     "error_result",
     "freeze",
+    "guarded_re",
     "judge",
     "load_json_seed",
     "load_tasks",
     "parse_fact",
     "parse_task",
+    "power",
     "read_spec_sha256",
     "runnable_envs",
     "same_value",

@@ -17,6 +17,7 @@ returns a JSON value and every record it wrote is valid.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -26,11 +27,15 @@ from typing import Any
 import mcp_types as types
 import pydantic
 
+from ._bounds import CallBoundExceeded, Watchdog
 from ._protocol import ERROR_META_KEY, FAULT_META_KEY
 from ._state import Session
 from ._tools import ToolDef
 
-__all__ = ["ToolError", "error_result", "run_call", "text_of"]
+__all__ = ["MAX_RESULT_CHARS", "ToolError", "error_result", "run_call", "text_of"]
+
+MAX_RESULT_CHARS = 4_000_000
+"""A result's text longer than this is a fault: no model reads it, and it would flood the transport."""
 
 logger = logging.getLogger("mcpfactory.server")
 
@@ -75,6 +80,7 @@ def run_call(
     *,
     validate_record: Callable[[str, str, Any], None],
     fault: Fault,
+    watchdog: Watchdog | None = None,
 ) -> types.CallToolResult:
     """Run `tool` on `session` with `arguments`; return its MCP result. Never raises for a tool's failure."""
     name = tool.name
@@ -88,15 +94,21 @@ def run_call(
         kwargs[injected] = session.state if injected == "state" else session.rng
     session.writable = tool.effect == "write"
     try:
-        value = tool.func(**kwargs)
-        text = text_of(value)  # inside the boundary: a result that is not JSON is a bug of the body
-        # Two phases, so that one invalid record in any collection discards every write of the call.
-        prepared = [
-            (collection, collection._prepare(functools.partial(validate_record, collection._name)))
-            for collection in session.touched
-        ]
+        with watchdog.bounded() if watchdog is not None else contextlib.nullcontext():
+            value = tool.func(**kwargs)
+            text = text_of(value)  # inside the boundary: a result that is not JSON is a bug of the body
+            if len(text) > MAX_RESULT_CHARS:
+                raise ValueError(f"the result is {len(text)} characters long (at most {MAX_RESULT_CHARS})")
+            # Two phases, so that one invalid record in any collection discards every write of the call.
+            prepared = [
+                (collection, collection._prepare(functools.partial(validate_record, collection._name)))
+                for collection in session.touched
+            ]
         for collection, writes in prepared:
             collection._apply(writes)
+    except CallBoundExceeded as exc:
+        _rollback(session)
+        return fault(name, exc, exc.what)
     except ToolError as exc:
         _rollback(session)
         template = tool.errors.get(exc.code)

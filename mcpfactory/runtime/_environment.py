@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import mcp_types as types
 import pydantic
 
+from ._bounds import CallLimits, Watchdog
 from ._calls import error_result, fault_result, run_call
 from ._protocol import ERROR_META_KEY
 from ._state import Session, StateBase
@@ -67,6 +68,7 @@ class Environment:
         records: Mapping[str, tuple[str | None, Any]],
         clock: datetime,
         default_seed: int = 0,
+        limits: CallLimits | None = None,
     ) -> None:
         self.name = name
         self.version = version
@@ -83,9 +85,16 @@ class Environment:
         }
         self.tools: dict[str, ToolDef] = {}
         self.invariants: list[tuple[str, str, Callable[[Any], bool]]] = []
+        self.limits = limits or CallLimits()
+        self.watchdog = Watchdog(self.limits)
         self.scenario_def: Scenario | None = None
         self.views: dict[str, Callable[[Any], Any]] = {}
         self._faults = itertools.count(1)
+
+    def set_limits(self, limits: CallLimits) -> None:
+        """Bound every later call by `limits` (CPU seconds and memory growth per call)."""
+        self.limits = limits
+        self.watchdog = Watchdog(limits)
 
     # declaration -----------------------------------------------------------
     def tool(self, *, effect: Effect, errors: Mapping[str, str] | None = None) -> Callable[[_F], _F]:
@@ -226,7 +235,9 @@ class Environment:
         tool = self.tools.get(name)
         if tool is None:
             return error_result(f"Unknown tool: {name}", ERROR_META_KEY, {"code": "unknown_tool"})
-        return run_call(tool, session, arguments, validate_record=self.validate_record, fault=self.fault)
+        return run_call(
+            tool, session, arguments, validate_record=self.validate_record, fault=self.fault, watchdog=self.watchdog
+        )
 
     def fault(self, tool: str, exc: BaseException, what: str) -> types.CallToolResult:
         """Log an environment fault in `tool` and return the masked result the client sees."""

@@ -9,6 +9,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from ._bounds import CallLimits, set_process_memory_limit
 from ._protocol import CONTROL_SECRET_ENV
 
 if TYPE_CHECKING:
@@ -25,6 +26,11 @@ def server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--control", action="store_true", help="enable the harness control plane")
     parser.add_argument("--control-secret", help=f"secret for control calls over HTTP (or ${CONTROL_SECRET_ENV})")
     parser.add_argument("--log-level", default="WARNING", help="logging level on stderr (default: WARNING)")
+    parser.add_argument("--call-cpu-s", type=float, help="CPU seconds one tool call may use (default: the spec's)")
+    parser.add_argument("--call-memory-mb", type=float, help="memory one tool call may grow (default: the spec's)")
+    parser.add_argument(
+        "--max-memory-mb", type=float, default=4096, help="address space of the whole server (default: 4096; 0: none)"
+    )
 
 
 def main(env: Environment, argv: list[str] | None = None) -> None:
@@ -40,6 +46,9 @@ def main(env: Environment, argv: list[str] | None = None) -> None:
         control=args.control,
         control_secret=args.control_secret,
         log_level=args.log_level,
+        call_cpu_s=args.call_cpu_s,
+        call_memory_mb=args.call_memory_mb,
+        max_memory_mb=args.max_memory_mb,
         error=parser.error,
     )
 
@@ -53,6 +62,9 @@ def serve(
     control: bool = False,
     control_secret: str | None = None,
     log_level: str = "WARNING",
+    call_cpu_s: float | None = None,
+    call_memory_mb: float | None = None,
+    max_memory_mb: float | None = None,
     error: object = None,
 ) -> None:
     """Run `env`'s server until it is stopped."""
@@ -61,6 +73,15 @@ def serve(
         _fail(error, f"unknown log level {log_level!r} (DEBUG, INFO, WARNING, ERROR, CRITICAL)")
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     secret = control_secret or os.environ.get(CONTROL_SECRET_ENV)
+    if call_cpu_s is not None or call_memory_mb is not None:
+        env.set_limits(
+            CallLimits(
+                cpu_s=env.limits.cpu_s if call_cpu_s is None else call_cpu_s,
+                memory_mb=env.limits.memory_mb if call_memory_mb is None else call_memory_mb,
+            )
+        )
+    if max_memory_mb and not set_process_memory_limit(max_memory_mb):
+        logging.getLogger("mcpfactory.server").warning("could not cap the server's memory at %s MB", max_memory_mb)
     # Load the seed now, then move it (and everything imported) out of the collector's reach: with
     # thousands of live sessions, full collections walking the frozen seed dominated a call's cost.
     env.seed_state()

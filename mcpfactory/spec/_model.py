@@ -14,6 +14,7 @@ __all__ = [
     "FieldSpec",
     "HelperSpec",
     "InvariantSpec",
+    "LimitsSpec",
     "ParamSpec",
     "ScenarioSpec",
     "ToolSpec",
@@ -151,6 +152,13 @@ class InvariantSpec(_Strict):
     message: str | None = None
 
 
+class LimitsSpec(_Strict):
+    """What one tool call may use; a call past a bound ends as an environment fault (docs/server.md)."""
+
+    cpu_s: float = Field(0.5, gt=0, le=60, description="CPU seconds one call may use.")
+    memory_mb: float = Field(256, gt=0, le=65536, description="Megabytes one call may grow the server's memory by.")
+
+
 class EnvSpec(_Strict):
     """An environment: state, tools and invariants, compiled into a standalone MCP server."""
 
@@ -165,5 +173,8 @@ class EnvSpec(_Strict):
     helpers: dict[str, HelperSpec] = Field(default_factory=dict, description="Functions shared by tool bodies.")
     tools: dict[str, ToolSpec]
     invariants: list[InvariantSpec] = Field(default_factory=list)
+    limits: LimitsSpec = Field(
+        default_factory=lambda: LimitsSpec.model_validate({}), description="Bounds on every tool call."
+    )
     scenario: ScenarioSpec | None = Field(None, description="How a session's initial state is built from parameters.")
     views: dict[str, ViewSpec] = Field(default_factory=dict, description="Named read-only projections of the state.")

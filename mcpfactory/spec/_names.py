@@ -31,7 +31,7 @@ MODULE_NAMES = frozenset(
     {"now", "seed", "build", "main", "env", "State", "Collection", "Environment", "StateBase", "ToolError"}
     | {"Number", "datetime", "random", "Path", "Annotated", "Any", "Literal", "NotRequired", "TypedDict"}
     | {"ConfigDict", "Field", "with_config", "Server", "load_json_seed", "ENV_NAME", "SPEC_SHA256", "CLOCK", "POLICY"}
-    | {"SEED_FILES", "check_api_version", "scenario"}
+    | {"SEED_FILES", "check_api_version", "scenario", "CallLimits"}
 )
 # Every builtin, including those the `site` module adds (help, exit, copyright, ...), whatever this process loaded.
 BUILTIN_NAMES = frozenset(

@@ -623,6 +623,17 @@ class _Checker(ast.NodeVisitor):
             self.report(node, "error-code", f"error '{code}' needs field(s) {names}", hint)
 
     # -- statements and constructs --------------------------------------
+    def visit_Try(self, node: ast.Try | ast.TryStar) -> None:
+        # A return, break or continue that leaves a `finally` block discards the exception in flight, including
+        # the one the server raises to end a call past its CPU or memory bound (PEP 765 deprecates them).
+        for escape in _finally_escapes(node.finalbody):
+            what = type(escape).__name__.lower()
+            hint = "move it after the try statement"
+            self.report(escape, "construct", f"'{what}' inside 'finally' would discard the exception in flight", hint)
+        self.generic_visit(node)
+
+    visit_TryStar = visit_Try
+
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
         if node.type is None:
             self.report(node, "except", "a bare 'except:' would also catch ToolError", CATCH_HINT)
@@ -689,6 +700,19 @@ class _Checker(ast.NodeVisitor):
 
 def _is_state(node: ast.AST) -> bool:
     return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "state"
+
+
+def _finally_escapes(statements: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The return, break and continue statements that would leave these `finally` statements."""
+    stack: list[tuple[ast.AST, bool]] = [(statement, False) for statement in statements]
+    while stack:
+        node, in_loop = stack.pop()
+        if isinstance(node, ast.Return) or (isinstance(node, ast.Break | ast.Continue) and not in_loop):
+            yield node
+        if isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
+            continue
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, in_loop or isinstance(node, ast.For | ast.While | ast.AsyncFor)))
 
 
 def _all_args(args: ast.arguments) -> list[ast.arg]:

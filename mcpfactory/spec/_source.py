@@ -53,9 +53,11 @@ class Source:
         if isinstance(value, LiteralScalarString | FoldedScalarString):
             first = line  # the indicator's line (1-based) is the line before the content
             content_line = first + body_line
-            text = self.lines[content_line - 1] if content_line - 1 < len(self.lines) else ""
-            indent = len(text) - len(text.lstrip(" "))
-            return content_line, indent + body_col
+            # The block's indentation is its first content line's; body columns count from there (a body line
+            # indented inside an `if` keeps that indentation in the value).
+            block = (text for text in self.lines[first:] if text.strip())
+            base = next(block, "")
+            return content_line, len(base) - len(base.lstrip(" ")) + body_col
         quoted = 1 if line - 1 < len(self.lines) and self.lines[line - 1][col - 1 : col] in ("'", '"') else 0
         return line + body_line - 1, col + quoted + body_col - 1
 

@@ -11,7 +11,16 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from mcpfactory.runtime import Collection, Environment, Number, StateBase, ToolError, check_api_version, load_json_seed
+from mcpfactory.runtime import (
+    CallLimits,
+    Collection,
+    Environment,
+    Number,
+    StateBase,
+    ToolError,
+    check_api_version,
+    load_json_seed,
+)
 
 check_api_version(1, 0, __name__)
 
@@ -250,6 +259,7 @@ env = Environment(
     },
     clock=CLOCK,
     default_seed=0,
+    limits=CallLimits(cpu_s=0.5, memory_mb=256),
 )
 
 
@@ -279,7 +289,7 @@ def card_of(state: State, card_id: str) -> Card:
 
 def check_month(state: State, month: str) -> None:
     """Reject a month that is not YYYY-MM."""
-    import re
+    from mcpfactory.runtime import guarded_re as re
 
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", month):
         raise ToolError("invalid_month", month=month)
@@ -659,7 +669,7 @@ def add_payee(
     account_number: Annotated[str, Field(description="4 to 17 digits.")],
 ) -> Payee:
     """Save a new payee for a customer: name, bank, 9-digit ABA routing number and account number (only its last four digits are kept). A new payee can be paid from the next day on."""
-    import re
+    from mcpfactory.runtime import guarded_re as re
 
     customer = customer_of(state, customer_id)
     if customer["status"] != "active":

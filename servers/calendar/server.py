@@ -11,7 +11,15 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from mcpfactory.runtime import Collection, Environment, StateBase, ToolError, check_api_version, load_json_seed
+from mcpfactory.runtime import (
+    CallLimits,
+    Collection,
+    Environment,
+    StateBase,
+    ToolError,
+    check_api_version,
+    load_json_seed,
+)
 
 check_api_version(1, 0, __name__)
 
@@ -153,6 +161,7 @@ env = Environment(
     records={"users": ("user_id", User), "rooms": ("room_id", Room), "meetings": ("meeting_id", Meeting)},
     clock=CLOCK,
     default_seed=0,
+    limits=CallLimits(cpu_s=0.5, memory_mb=256),
 )
 
 
@@ -199,7 +208,7 @@ def check_date(state: State, date: str) -> None:
 
 def check_times(state: State, start: str, end: str) -> None:
     """Check that start and end are HH:MM on quarter-hours, with the end after the start."""
-    import re
+    from mcpfactory.runtime import guarded_re as re
 
     pattern = r"([01][0-9]|2[0-3]):(00|15|30|45)"
     if not re.fullmatch(pattern, start) or not re.fullmatch(pattern, end) or end <= start:
@@ -816,7 +825,7 @@ def update_availability(
     end: Annotated[str | None, Field(description="HH:MM on a quarter-hour, or null for a non-working day.")],
 ) -> User:
     """Set a colleague's working hours for one weekday (start and end), or mark the weekday as non-working (start and end null). Every upcoming meeting they take part in on that weekday must still fit. Returns the colleague."""
-    import re
+    from mcpfactory.runtime import guarded_re as re
 
     user_of(state, user_id)
     pattern = r"([01][0-9]|2[0-3]):(00|15|30|45)"

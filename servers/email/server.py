@@ -11,7 +11,15 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from mcpfactory.runtime import Collection, Environment, StateBase, ToolError, check_api_version, load_json_seed
+from mcpfactory.runtime import (
+    CallLimits,
+    Collection,
+    Environment,
+    StateBase,
+    ToolError,
+    check_api_version,
+    load_json_seed,
+)
 
 check_api_version(1, 0, __name__)
 
@@ -191,6 +199,7 @@ env = Environment(
     },
     clock=CLOCK,
     default_seed=0,
+    limits=CallLimits(cpu_s=0.5, memory_mb=256),
 )
 
 
@@ -231,7 +240,7 @@ def label_names(state: State, mailbox: Mailbox) -> str:
 
 def is_address(state: State, address: str) -> bool:
     """Whether a lower-cased address is a valid email address."""
-    import re
+    from mcpfactory.runtime import guarded_re as re
 
     return re.fullmatch(r"[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}", address) is not None
 

@@ -11,7 +11,16 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from mcpfactory.runtime import Collection, Environment, Number, StateBase, ToolError, check_api_version, load_json_seed
+from mcpfactory.runtime import (
+    CallLimits,
+    Collection,
+    Environment,
+    Number,
+    StateBase,
+    ToolError,
+    check_api_version,
+    load_json_seed,
+)
 
 check_api_version(1, 0, __name__)
 
@@ -374,6 +383,7 @@ env = Environment(
     },
     clock=CLOCK,
     default_seed=0,
+    limits=CallLimits(cpu_s=0.5, memory_mb=256),
 )
 
 

@@ -11,7 +11,16 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from mcpfactory.runtime import Collection, Environment, Number, StateBase, ToolError, check_api_version, load_json_seed
+from mcpfactory.runtime import (
+    CallLimits,
+    Collection,
+    Environment,
+    Number,
+    StateBase,
+    ToolError,
+    check_api_version,
+    load_json_seed,
+)
 
 check_api_version(1, 0, __name__)
 
@@ -276,6 +285,7 @@ env = Environment(
     },
     clock=CLOCK,
     default_seed=0,
+    limits=CallLimits(cpu_s=0.5, memory_mb=256),
 )
 
 
@@ -653,7 +663,7 @@ def list_payments(
 )
 def register_guest(state: State, *, name: str, email: str, phone: str) -> Guest:
     """Create a guest profile (loyalty tier "member", no points, no cards yet)."""
-    import re
+    from mcpfactory.runtime import guarded_re as re
 
     clean_name = " ".join(name.split())
     if not clean_name:
@@ -696,7 +706,7 @@ def add_payment_method(
     expires: Annotated[str, Field(description="Expiry month, YYYY-MM.")],
 ) -> Guest:
     """Put a card on file for a guest. Returns the guest."""
-    import re
+    from mcpfactory.runtime import guarded_re as re
 
     guest = guest_of(state, guest_id)
     if not re.fullmatch(r"[0-9]{4}", last4) or not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", expires):

@@ -11,7 +11,16 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from mcpfactory.runtime import Collection, Environment, Number, StateBase, ToolError, check_api_version, load_json_seed
+from mcpfactory.runtime import (
+    CallLimits,
+    Collection,
+    Environment,
+    Number,
+    StateBase,
+    ToolError,
+    check_api_version,
+    load_json_seed,
+)
 
 check_api_version(1, 0, __name__)
 
@@ -315,6 +324,7 @@ env = Environment(
     },
     clock=CLOCK,
     default_seed=0,
+    limits=CallLimits(cpu_s=0.5, memory_mb=256),
 )
 
 
@@ -847,7 +857,7 @@ def create_schedule(
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]],
 ) -> Schedule:
     """Schedule a scene to run at a time (HH:MM) on some weekdays (owners and members). It starts enabled; no other enabled schedule of the home may run at the same time on the same day."""
-    import re
+    from mcpfactory.runtime import guarded_re as re
 
     scene = scene_of(state, scene_id)
     role = member_role(state, scene["home_id"], actor_email)

@@ -11,7 +11,17 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from mcpfactory.runtime import Collection, Environment, Number, StateBase, ToolError, check_api_version, load_json_seed
+from mcpfactory.runtime import (
+    CallLimits,
+    Collection,
+    Environment,
+    Number,
+    StateBase,
+    ToolError,
+    check_api_version,
+    load_json_seed,
+)
+from mcpfactory.runtime import power as _power
 
 check_api_version(1, 0, __name__)
 
@@ -324,6 +334,7 @@ env = Environment(
     },
     clock=CLOCK,
     default_seed=0,
+    limits=CallLimits(cpu_s=0.5, memory_mb=256),
 )
 
 
@@ -535,7 +546,7 @@ def calculate(
             if isinstance(a, int) and isinstance(b, int) and b >= 0:
                 if abs(a) > 1 and b * abs(a).bit_length() > max_bits:
                     raise invalid("result too large")
-                exact: int = a**b
+                exact: int = _power(a, b)
                 return exact
             x = to_float(a)
             y = to_float(b)
@@ -544,7 +555,7 @@ def calculate(
             if x < 0 and math.isfinite(x) and math.isfinite(y) and y != math.floor(y):
                 raise invalid("a negative number cannot be raised to a fractional power")
             try:
-                power: float = x**y
+                power: float = _power(x, y)
                 return power
             except OverflowError:
                 raise ToolError(
@@ -754,7 +765,7 @@ def search_onestop_flight(
     date: Annotated[str, Field(description="Date of the first leg, YYYY-MM-DD, such as '2024-05-01'.")],
 ) -> list[list[ConnectionLeg]]:
     """Search itineraries with one connection from origin to destination departing on a date. Each result is a pair of legs, each with its status, seats and fares on its own date."""
-    import re
+    from mcpfactory.runtime import guarded_re as re
 
     day_text = date[-2:].strip()
     day_ok = re.fullmatch(r"[+-]?\d+", day_text) is not None

@@ -11,7 +11,17 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from mcpfactory.runtime import Collection, Environment, Number, StateBase, ToolError, check_api_version, load_json_seed
+from mcpfactory.runtime import (
+    CallLimits,
+    Collection,
+    Environment,
+    Number,
+    StateBase,
+    ToolError,
+    check_api_version,
+    load_json_seed,
+)
+from mcpfactory.runtime import power as _power
 
 check_api_version(1, 0, __name__)
 
@@ -238,6 +248,7 @@ env = Environment(
     records={"orders": ("order_id", Order), "products": ("product_id", Product), "users": (None, User)},
     clock=CLOCK,
     default_seed=0,
+    limits=CallLimits(cpu_s=0.5, memory_mb=256),
 )
 
 
@@ -253,7 +264,8 @@ def calculate(
 ) -> Number:
     """Evaluate an arithmetic expression and return the result rounded to two decimals. The expression may contain numbers, + - * / ** //, parentheses and spaces."""
     import math
-    import re
+
+    from mcpfactory.runtime import guarded_re as re
 
     for ch in expression:
         if ch not in "0123456789+-*/(). ":
@@ -338,7 +350,7 @@ def calculate(
                 raise ToolError("invalid_expression", detail="result too large")
             # may be complex, e.g. (-8) ** 0.5 (typeshed types float ** float as Any);
             # float() below then raises TypeError: "the result is not a real number"
-            return base**exponent
+            return _power(base, exponent)
         return base
 
     def unary_expr() -> int | float:

@@ -11,7 +11,14 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from mcpfactory.runtime import Collection, Environment, StateBase, ToolError, check_api_version
+from mcpfactory.runtime import (
+    CallLimits,
+    Collection,
+    Environment,
+    StateBase,
+    ToolError,
+    check_api_version,
+)
 
 check_api_version(1, 0, __name__)
 
@@ -99,6 +106,7 @@ env = Environment(
     records={"members": ("member_id", Member), "books": ("book_id", Book)},
     clock=CLOCK,
     default_seed=0,
+    limits=CallLimits(cpu_s=0.5, memory_mb=256),
 )
 
 

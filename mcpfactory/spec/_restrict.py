@@ -333,6 +333,8 @@ class _Checker(ast.NodeVisitor):
             self.report(node, "unknown-name", f"unknown name '{name}'", hint)
         elif name == "format" and not called:
             self.report(node, "format", "'format' may only be called directly")
+        elif name == "pow" and not called:
+            self.report(node, "bound", "'pow' may only be called directly", _POWER_HINT)
         elif name in BUILTIN_TYPES and not self.called_or_type_test(node):
             self.report(node, "container-type", *container_type_message(name))
 
@@ -544,6 +546,13 @@ class _Checker(ast.NodeVisitor):
                 self.report(spec, "format", problem)
         if isinstance(func, ast.Attribute) and func.attr in STRFTIME_METHODS:
             self.check_strftime(node, func.attr)
+        if isinstance(func, ast.Name) and func.id == "pow" and self.is_global("pow"):
+            exponent = (
+                node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "exp"), None)
+            )
+            modulus = len(node.args) > 2 or any(k.arg == "mod" for k in node.keywords)
+            if exponent is not None and not modulus and not _is_number(exponent):
+                self.report(node, "bound", "pow() with an exponent that is not a literal is not allowed", _POWER_HINT)
         if isinstance(func, ast.Name) and func.id == "ToolError" and self.is_global("ToolError"):
             self.check_tool_error(node)
 
@@ -567,6 +576,14 @@ class _Checker(ast.NodeVisitor):
     def visit_BinOp(self, node: ast.BinOp) -> None:
         self.generic_visit(node)
         self.check_sizes(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Pow) and not _is_number(node.value):
+            # The server checks `x ** y` before computing it; `x **= y` and pow(x, y) would skip that check.
+            self.report(
+                node, "bound", "'**=' with an exponent that is not a literal is not allowed", "write x = x ** y"
+            )
 
     def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
         self.generic_visit(node)
@@ -700,6 +717,15 @@ class _Checker(ast.NodeVisitor):
 
 def _is_state(node: ast.AST) -> bool:
     return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "state"
+
+
+_POWER_HINT = "write x ** y, which the server checks before computing it; pow(x, y, mod) is fine"
+
+
+def _is_number(node: ast.expr) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        node = node.operand
+    return isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool)
 
 
 def _finally_escapes(statements: list[ast.stmt]) -> Iterator[ast.stmt]:

@@ -52,9 +52,7 @@ import ast
 import difflib
 import importlib
 import inspect
-import keyword
 import re
-import string
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -88,6 +86,7 @@ from mcpfactory.spec._rules import (
     container_type_message,
     is_container_type,
 )
+from mcpfactory.spec._templates import parse_fields, template_fields
 from mcpfactory.spec._text import bad_character, describe_character
 
 __all__ = [
@@ -136,41 +135,6 @@ _MISSING = object()
 def _suggest(name: str, candidates: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(name, sorted(set(candidates)), n=1)
     return f"did you mean '{close[0]}'?" if close else None
-
-
-_NESTED_FIELD = re.compile(r"\{[^{}]*\}")
-
-
-def _parse_fields(template: str, *, strict: bool) -> Iterator[str]:
-    """Yield the field names of a str.format template; ValueError if one is not plain."""
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise ValueError(f"malformed template: {exc}") from None
-    for _literal, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        if strict and (not name or name.isdigit()):
-            raise ValueError(f"placeholder '{{{name}}}' is positional; name it, e.g. '{{title}}'")
-        if name and not name.isdigit() and (not name.isidentifier() or keyword.iskeyword(name)):
-            raise ValueError(f"placeholder '{{{name}}}' is not a plain name (no attribute or index access)")
-        if name and (folded := unicodedata.normalize("NFKC", name)) != name:
-            # Keyword arguments are identifiers, which Python folds; the template's key would never match.
-            raise ValueError(f"placeholder '{{{name}}}' reads as '{folded}' in Python; write '{{{folded}}}'")
-        if strict and conversion:
-            raise ValueError(f"placeholder '{{{name}!{conversion}}}' uses a conversion; write '{{{name}}}'")
-        if strict and spec and "{" in spec:
-            raise ValueError(f"placeholder '{{{name}}}' nests a field in its format spec")
-        if spec and (problem := _bounds.format_spec_problem(_NESTED_FIELD.sub("", spec))) is not None:
-            raise ValueError(f"placeholder '{{{name}}}': {problem}")
-        yield name
-        if spec:
-            yield from _parse_fields(spec, strict=strict)
-
-
-def template_fields(template: str) -> list[str]:
-    """The placeholder names of an error message template, in order, without repeats."""
-    return list(dict.fromkeys(_parse_fields(template, strict=True)))
 
 
 @dataclass
@@ -386,7 +350,7 @@ class _Checker(ast.NodeVisitor):
                 self.report_attr(node, "format", f"'.{attr}' is only allowed on a string literal", "use an f-string")
             else:
                 try:
-                    list(_parse_fields(receiver.value, strict=False))
+                    list(parse_fields(receiver.value, strict=False))
                 except ValueError as exc:
                     self.report(receiver, "format", f"format string: {exc}")
         elif attr in STATE_ONLY_ATTRS and not (isinstance(receiver, ast.Name) and receiver.id == "state"):

@@ -31,6 +31,7 @@ from harness.errors import (
     ModelError,
     RecordFileError,
     RunMismatch,
+    TaskError,
     TaskFileError,
 )
 from harness.faults import FaultConfig
@@ -88,6 +89,7 @@ __all__ = [
     "StdioEndpoint",
     "StepResult",
     "TaskEnv",
+    "TaskError",
     "TaskFileError",
     "Termination",
     "TokenData",

@@ -311,7 +311,8 @@ def run_demo_rollouts(
     say(render_text(build_report_from_records(summary.records)))
     if summary.success_rate != 1.0:
         status = 1
-    say("\n== agents that do not do the task (no task may reward them) ==")
+    say("")
+    say("== agents that do not do the task (no task may reward them) ==")
     say(f"{'agent':<22} {'success':>8} {'refusals':>9} {'others':>8} {'reward':>7}")
     floor: list[Policy] = [*(TrivialPolicy(kind) for kind in TRIVIAL_KINDS), RandomPolicy()]
     for policy in floor:

@@ -27,7 +27,6 @@ import os
 import secrets
 import socket
 import sys
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from mcp.server.lowlevel import Server
 
 from harness.errors import ConnectionLost, HarnessError, InfraError
 from mcpfactory.runtime import (
+    NEW_SESSION,
     EnvClient,
     ToolResult,
     UnknownEnvironment,
@@ -109,11 +109,13 @@ class Connection(EnvClient):
         client: Client,
         *,
         session_key: str | None = None,
+        keyed: bool = False,
         control_secret: str | None = None,
     ) -> None:
         super().__init__(
             client,
             endpoint.env,
+            keyed=keyed,
             session_key=session_key,
             control_secret=control_secret,
             output_schemas=endpoint.output_schemas,
@@ -251,15 +253,13 @@ class Endpoint:
 
 
 class _KeyedEndpoint(Endpoint):
-    """Many sessions over one client, each named by a session key; keys are reused after a reset."""
+    """Many sessions over one client, each opened by the server on request; keys are reused after a reset."""
 
     def __init__(self, env: str, *, control_secret: str | None = None, **kwargs: Any) -> None:
         super().__init__(env, **kwargs)
         self.control_secret = control_secret
         self._hosted: _Hosted | None = None
-        self._prefix = f"harness-{uuid.uuid4().hex[:12]}"
         self._free: list[str] = []
-        self._issued = 0
 
     def _target(self) -> tuple[Any, str]:
         raise NotImplementedError
@@ -275,17 +275,16 @@ class _KeyedEndpoint(Endpoint):
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Connection]:
         assert self._hosted is not None, "use the endpoint as `async with endpoint:`"
-        if self._free:
-            key = self._free.pop()
-        else:
-            self._issued += 1
-            key = f"{self._prefix}-{self._issued}"
-        connection = Connection(self, self._hosted.client, session_key=key, control_secret=self.control_secret)
+        key = self._free.pop() if self._free else None
+        connection = Connection(
+            self, self._hosted.client, session_key=key, keyed=key is None, control_secret=self.control_secret
+        )
         try:
             yield connection
         finally:
-            if not connection.broken:
-                self._free.append(key)
+            issued = connection.session_key
+            if not connection.broken and issued is not None and issued != NEW_SESSION:
+                self._free.append(issued)
 
 
 class MemoryEndpoint(_KeyedEndpoint):

@@ -32,6 +32,7 @@ its doing (faults are counted and reported, never scored):
 | `model_error` | the model (or the simulated user) produced no turn: timeouts or errors after retries | no (fault) |
 | `env_fault` | a tool hit a bug of the environment, or did not answer within its deadline | no (fault) |
 | `infra_error` | the connection to the environment broke; the runner retries | no (fault) |
+| `task_error` | the task cannot run as written (its solution calls an unknown tool, its initial state is refused) | no (fault) |
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import enum
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -49,12 +50,12 @@ import anyio
 
 from harness.connection import Connection, Endpoint, ToolResult, ToolSpec
 from harness.conversation import AssistantTurn, ToolCall, assistant_message, tool_message
-from harness.errors import ConnectionLost, ControlError, InfraError, MalformedOutput, ModelError
+from harness.errors import ConnectionLost, ControlError, InfraError, MalformedOutput, ModelError, TaskError
 from harness.faults import FaultConfig, FaultInjector
 from harness.reward import Reference, ReferenceCache, Reward, RewardConfig, reward_of
 from harness.schema import ArgumentChecker
-from harness.user import UserSimulator
-from mcpfactory.runtime import Run, RunCall, StateView, Task, judge
+from harness.user import ScriptedUser, UserSimulator
+from mcpfactory.runtime import Run, RunCall, StateView, Task, TurnOutcome, judge
 
 __all__ = [
     "FAULT_TERMINATIONS",
@@ -77,10 +78,17 @@ class Termination(enum.StrEnum):
     MODEL_ERROR = "model_error"
     ENV_FAULT = "env_fault"
     INFRA_ERROR = "infra_error"
+    TASK_ERROR = "task_error"
 
 
 FAULT_TERMINATIONS = frozenset(
-    {Termination.TIMEOUT, Termination.MODEL_ERROR, Termination.ENV_FAULT, Termination.INFRA_ERROR}
+    {
+        Termination.TIMEOUT,
+        Termination.MODEL_ERROR,
+        Termination.ENV_FAULT,
+        Termination.INFRA_ERROR,
+        Termination.TASK_ERROR,
+    }
 )
 
 
@@ -140,6 +148,7 @@ class StepResult:
     done: bool
     termination: Termination | None = None
     reward: Reward | None = None
+    tools: tuple[ToolSpec, ...] = ()  # the tools offered from now on (more may appear at a later user turn)
 
 
 _CHECKERS: dict[tuple[str, str | None, tuple[str, ...]], ArgumentChecker] = {}
@@ -154,17 +163,25 @@ def _checker(endpoint: Endpoint, tools: Sequence[ToolSpec]) -> ArgumentChecker:
 
 
 class TaskEnv:
-    """One episode of `task` on a fresh session lent by `endpoint`; use as `async with`.
+    """One episode of `task` on fresh sessions lent by its endpoints; use as `async with`.
 
     `reset()` returns the first observation; `step(turn)` takes one assistant
     turn and returns what follows. After `done`, `record()` returns the
     episode's full record. `end(reason, detail)` ends an episode from outside
     (the caller's model failed); it is then scored or not as `reason` says.
+
+    A task may use several environments at once (`Task.envs`), as real MCP
+    clients connect to several servers: `endpoints` then maps each name to its
+    endpoint, the agent is offered every server's tools together (a name two
+    servers both list is a `TaskError`), and each call goes to the server that
+    listed it. A scripted multi-turn task (`user_scenario.turns`) is played by a
+    `ScriptedUser` whatever user was given; tools listed in `tools_from_turn`
+    are offered from that turn on (`Observation` and `StepResult` carry the tools).
     """
 
     def __init__(
         self,
-        endpoint: Endpoint,
+        endpoint: Endpoint | Mapping[str, Endpoint],
         task: Task,
         *,
         seed: int = 0,
@@ -174,13 +191,17 @@ class TaskEnv:
         user: UserSimulator | None = None,
         attempt: int = 1,
     ) -> None:
-        self.endpoint = endpoint
+        self.endpoints = dict(endpoint) if isinstance(endpoint, Mapping) else {task.env: endpoint}
+        missing = [env for env in task.envs if env not in self.endpoints]
+        if missing:
+            raise TaskError(task.id, f"no endpoint for {', '.join(missing)}")
+        self.endpoint = self.endpoints[task.env]
         self.task = task
         self.seed = seed
         self.sample = sample
         self.config = config or EpisodeConfig()
         self.references = references or ReferenceCache()
-        self.user = user
+        self.user = user if not (task.user and task.user.turns) else ScriptedUser()
         self.attempt = attempt
         self.injector = FaultInjector(self.config.faults, seed, attempt) if self.config.faults.enabled else None
         self.messages: list[dict[str, Any]] = []
@@ -199,7 +220,12 @@ class TaskEnv:
         self._started = time.perf_counter()
         self._deadline: float | None = None
         self._malformed_streak = 0
-        self._connection: Connection | None = None
+        self.user_turn = 0
+        self.turn_outcomes: list[TurnOutcome] = []
+        self._turn_results: list[str] = []
+        self._connections: dict[str, Connection] = {}
+        self._route: dict[str, str] = {}
+        self._all_tools: tuple[ToolSpec, ...] = ()
         self._checker: ArgumentChecker | None = None
         self._reference: Reference | None = None
         self._stack = AsyncExitStack()
@@ -225,31 +251,57 @@ class TaskEnv:
 
     @property
     def connection(self) -> Connection:
-        assert self._connection is not None, "call reset() first"
-        return self._connection
+        """The session of the task's own environment."""
+        return self._connections[self.task.env]
+
+    @property
+    def _connection(self) -> Connection | None:
+        return self._connections.get(self.task.env)
+
+    def _tools_at(self, turn: int) -> tuple[ToolSpec, ...]:
+        offered = self.task.tools_from_turn
+        return tuple(tool for tool in self._all_tools if offered.get(tool.name, 0) <= turn)
 
     async def reset(self) -> Observation:
         """Start the episode: a fresh session at the task's initial state; return the first observation.
 
         Raises `InfraError` (or `ConnectionLost`) when the environment cannot be
-        reached, `ControlError` when it refuses the task's initial state.
+        reached, `TaskError` when the task cannot run as written.
         """
         self._started = time.perf_counter()
         if self.config.episode_timeout is not None:
             self._deadline = self._started + self.config.episode_timeout
         timeout = self.config.tool_timeout
         try:
-            self._connection = await self._stack.enter_async_context(self.endpoint.session())
-            # The reference replays (once per task) on this session before the reset below.
-            self._reference = await self.references.get(self.task, self._connection, timeout=timeout)
-            # The server's own generator seed stays the environment's: the reference ran with it too.
-            await self._connection.reset(self.task.initial_state, timeout=timeout)
-            self.tools = tuple(await self._connection.tools())
+            for env in self.task.envs:
+                self._connections[env] = await self._stack.enter_async_context(self.endpoints[env].session())
+            # The reference replays (once per task) on these sessions before the resets below.
+            self._reference = await self.references.get(self.task, self._connections, timeout=timeout)
+            listed: list[ToolSpec] = []
+            for env, connection in self._connections.items():
+                # The server's own generator seed stays the environment's: the reference ran with it too.
+                try:
+                    await connection.reset(self.task.initial_for(env), timeout=timeout)
+                except ControlError as exc:
+                    raise TaskError(self.task.id, f"{env} refuses its initial state: {exc}") from exc
+                for tool in await connection.tools():
+                    if tool.name in self._route:
+                        raise TaskError(
+                            self.task.id, f"{env} and {self._route[tool.name]} both offer a tool named {tool.name!r}"
+                        )
+                    self._route[tool.name] = env
+                    listed.append(tool)
         except TimeoutError:
-            if self._connection is not None:
-                self._connection.broken = True
+            for connection in self._connections.values():
+                connection.broken = True
             raise InfraError(f"{self.task.env}: the environment did not answer a control call in {timeout} s") from None
-        self._checker = _checker(self.endpoint, self.tools)
+        self._all_tools = tuple(listed)
+        self.tools = self._tools_at(0)
+        self._checker = (
+            ArgumentChecker(list(self.tools))
+            if self.task.also or self.task.tools_from_turn
+            else _checker(self.endpoint, self.tools)
+        )
         system = self.config.system_prompt if self.config.system_prompt is not None else self.endpoint.instructions
         if system:
             self.messages.append({"role": "system", "content": system})
@@ -298,7 +350,7 @@ class TaskEnv:
         if not self.done and self.turns >= self.config.max_turns:
             self.end(Termination.MAX_TURNS, f"no answer after {self.config.max_turns} turns")
         await self.finish()
-        return StepResult(tuple(self.messages[before + 1 :]), self.done, self.termination, self.reward)
+        return StepResult(tuple(self.messages[before + 1 :]), self.done, self.termination, self.reward, self.tools)
 
     async def _take(self, turn: AssistantTurn) -> None:
         if turn.is_empty:
@@ -321,6 +373,7 @@ class TaskEnv:
             self.end(Termination.MALFORMED_OUTPUT, f"{self._malformed_streak} turns in a row with only malformed calls")
 
     async def _answer(self) -> None:
+        await self._close_turn()
         if self.user is None:
             self.end(Termination.ANSWERED)
             return
@@ -339,6 +392,25 @@ class TaskEnv:
             self.messages.append({"role": "user", "content": reply.text})
         if reply.stop:
             self.end(Termination.ANSWERED)
+        elif self.task.user is not None and reply.text in self.task.user.turns:
+            self.user_turn += 1
+            self.tools = self._tools_at(self.user_turn)
+            self._checker = ArgumentChecker(list(self.tools))
+
+    async def _close_turn(self) -> None:
+        """A user turn ended (the agent answered): keep where it left each environment, when the judge needs it."""
+        if self.task.judge.kind != "turns" or len(self.turn_outcomes) > self.user_turn:
+            return
+        view = self.task.judge.view
+        assert view is not None
+        views = {}
+        for env, connection in self._connections.items():
+            try:
+                views[env] = await connection.view(view, timeout=self.config.tool_timeout)
+            except ControlError as exc:
+                raise TaskError(self.task.id, f"{env} has no view {view!r}: {exc}") from exc
+        self.turn_outcomes.append(TurnOutcome(views, tuple(self._turn_results)))
+        self._turn_results = []
 
     async def _tool_call(self, call: ToolCall) -> bool:
         """Run one call and append its result message; return False if the call was malformed."""
@@ -369,7 +441,7 @@ class TaskEnv:
         injected = self.injector.draw() if self.injector else None
         record["injected"] = injected
         if injected == "drop":
-            self.connection.broken = True
+            self._connections[self._route[call.name]].broken = True
             raise ConnectionLost(self.task.env, f"injected connection drop at call {record['index']}")
         started = time.perf_counter()
         try:
@@ -379,9 +451,9 @@ class TaskEnv:
                 with anyio.fail_after(self.config.tool_timeout):
                     if injected == "latency":
                         await anyio.sleep(self.config.faults.latency_s)
-                    result = await self.connection.call_tool(call.name, call.arguments)
+                    result = await self._connections[self._route[call.name]].call_tool(call.name, call.arguments)
         except TimeoutError:
-            self.connection.broken = True
+            self._connections[self._route[call.name]].broken = True
             record.update(is_error=True, error_code="timeout", duration_s=round(time.perf_counter() - started, 6))
             self.end(Termination.ENV_FAULT, f"tool call {call.name} passed its {self.config.tool_timeout} s deadline")
             return True
@@ -396,6 +468,7 @@ class TaskEnv:
             duration_s=round(time.perf_counter() - started, 6),
         )
         self.results.append(result)
+        self._turn_results.append(result.text)
         self.messages.append(tool_message(call.id, result.text))
         if result.fault is not None:
             self.end(Termination.ENV_FAULT, f"{call.name}: {result.text}")
@@ -423,15 +496,20 @@ class TaskEnv:
         """Judge an ended episode (once): the final state and the conversation, unless it ended in a fault."""
         if not self.done or self.reward is not None or self.scored is not None:
             return
-        if self.fault or self._connection is None or self._connection.broken or self._reference is None:
+        connections = list(self._connections.values())
+        if self.fault or not connections or any(c.broken for c in connections) or self._reference is None:
             return
         started = time.perf_counter()
         timeout = self.config.tool_timeout
-        connection = self._connection
+        connection = self.connection
         try:
+            await self._close_turn()
             seed = await self.endpoint.seed_state(connection)
             final = StateView(seed, await connection.snapshot("changes", timeout=timeout))
             violations = await connection.invariants(timeout=timeout) if self.config.check_invariants else None
+        except TaskError as exc:
+            self.termination, self.detail = Termination.TASK_ERROR, str(exc)
+            return
         except (TimeoutError, ConnectionLost, ControlError) as exc:
             connection.broken = True
             self.termination, self.detail = Termination.INFRA_ERROR, f"scoring failed: {exc}"
@@ -447,10 +525,11 @@ class TaskEnv:
         )
         verdict = judge(
             self.task,
-            run,
+            replace(run, turns=tuple(self.turn_outcomes)),
             initial=self._reference.initial,
             reference=self._reference.final,
-            schemas={tool.name: tool.input_schema for tool in self.tools},
+            schemas={tool.name: tool.input_schema for tool in self._all_tools},
+            reference_turns=self._reference.turns,
         )
         reward = reward_of(verdict, self.config.reward)
         if self.termination == Termination.TRUNCATED and self.config.truncated == "zero":

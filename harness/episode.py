@@ -25,7 +25,7 @@ import anyio
 
 from harness.connection import Endpoint
 from harness.env import FAULT_TERMINATIONS, EpisodeConfig, TaskEnv, Termination
-from harness.errors import ContextLengthExceeded, ControlError, InfraError, MalformedOutput, ModelError
+from harness.errors import ContextLengthExceeded, InfraError, MalformedOutput, ModelError, TaskError
 from harness.policies.base import Policy, PolicyView
 from harness.records import episode_id
 from harness.reward import ReferenceCache
@@ -56,35 +56,41 @@ class EpisodeJob:
 async def run_episode(
     job: EpisodeJob,
     policy: Policy,
-    endpoint: Endpoint,
+    endpoint: Endpoint | Mapping[str, Endpoint],
     *,
     config: EpisodeConfig | None = None,
     references: ReferenceCache | None = None,
     attempt: int = 1,
     user: UserSimulator | None = None,
 ) -> dict[str, Any]:
-    """Run one episode on a session lent by `endpoint`; return its record (never raises for episode failures).
+    """Run one episode on sessions lent by its endpoints; return its record (never raises for episode failures).
+
+    `endpoint` is the task's environment's endpoint, or a mapping from each
+    environment the task uses to its endpoint.
 
     The session is returned to the endpoint whatever happens (cancellation
     included); a session whose state is in doubt (a dropped connection, a
     call abandoned at its deadline) is discarded, not lent again.
     """
     config = config or EpisodeConfig()
-    env = TaskEnv(
-        endpoint,
-        job.task,
-        seed=job.seed,
-        sample=job.sample,
-        config=config,
-        references=references,
-        user=user,
-        attempt=attempt,
-    )
+    try:
+        env = TaskEnv(
+            endpoint,
+            job.task,
+            seed=job.seed,
+            sample=job.sample,
+            config=config,
+            references=references,
+            user=user,
+            attempt=attempt,
+        )
+    except TaskError as exc:
+        return _unrunnable(job, policy, exc)
     async with env:
         try:
-            observation = await env.reset()
-        except ControlError as exc:
-            env.end(Termination.INFRA_ERROR, f"the environment refused the task's initial state: {exc}")
+            await env.reset()
+        except TaskError as exc:
+            env.end(Termination.TASK_ERROR, str(exc))
         except (InfraError, TimeoutError) as exc:
             env.end(Termination.INFRA_ERROR, str(exc))
         else:
@@ -92,12 +98,12 @@ async def run_episode(
                 view = PolicyView(
                     task=job.task,
                     messages=list(env.messages),
-                    tools=observation.tools,
+                    tools=env.tools,
                     turn=env.turns,
                     seed=job.seed,
                     results=list(env.results),
                     episode_id=job.episode_id,
-                    interactive=user is not None,
+                    interactive=env.user is not None,
                 )
                 started = time.perf_counter()
                 try:
@@ -116,6 +122,28 @@ async def run_episode(
                     await env.step(turn)
             await env.finish()
     return env.record(policy=_policy_json(policy), episode_id=job.episode_id, sampler=_sampler(policy))
+
+
+def _unrunnable(job: EpisodeJob, policy: Policy, error: TaskError) -> dict[str, Any]:
+    """The record of an episode that could not start: the task names an environment it was not given."""
+    return {
+        "episode_id": job.episode_id,
+        "env": job.task.env,
+        "task": job.task.id,
+        "sample": job.sample,
+        "seed": job.seed,
+        "policy": _policy_json(policy),
+        "termination": str(Termination.TASK_ERROR),
+        "termination_detail": str(error),
+        "fault": True,
+        "reward": 0.0,
+        "success": None,
+        "messages": [],
+        "calls": [],
+        "tags": list(job.task.tags),
+        "refusal": job.task.refusal,
+        "infra_failures": [],
+    }
 
 
 def _policy_json(policy: Policy) -> dict[str, Any]:

@@ -9,6 +9,7 @@ MCPFactoryError
  ├── ModelError             a model call failed for good: retries ran out, or the request was refused
  │    └── ContextLengthExceeded  the conversation no longer fits the model's context
  └── HarnessError           the harness could not do what it was asked
+      ├── TaskError         a task that cannot run as written (its solution calls an unknown tool, ...)
       ├── RecordFileError   a records file that cannot be read back (file, line)
       ├── RunMismatch       --resume of a run with another policy, sampler or group size
       └── MalformedOutput   the model answered with something that is not a usable turn
@@ -37,6 +38,7 @@ __all__ = [
     "ModelErrorKind",
     "RecordFileError",
     "RunMismatch",
+    "TaskError",
     "TaskFileError",
 ]
 
@@ -45,6 +47,14 @@ ModelErrorKind = Literal["auth", "bad_request", "context_length", "rate_limit", 
 
 class HarnessError(MCPFactoryError):
     """Base class of the errors the harness raises on purpose."""
+
+
+class TaskError(HarnessError):
+    """A task that cannot run as written: its solution calls an unknown tool, or its initial state is refused."""
+
+    def __init__(self, task: str, message: str) -> None:
+        self.task = task
+        super().__init__(f"task {task}: {message}")
 
 
 class RecordFileError(HarnessError):

@@ -32,7 +32,7 @@ __all__ = [
     "write_plots",
 ]
 
-_FAULTS = ("timeout", "model_error", "env_fault", "infra_error")
+_FAULTS = ("timeout", "model_error", "env_fault", "infra_error", "task_error")
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio
+from mcp.shared.exceptions import MCPError
 
 from harness.connection import Connection
-from mcpfactory.runtime import StateView, Task, Verdict
+from harness.errors import ControlError, TaskError
+from mcpfactory.runtime import StateView, Task, TurnOutcome, Verdict
 
 __all__ = ["Reference", "ReferenceCache", "Reward", "RewardConfig", "reward_of"]
 
@@ -100,7 +102,7 @@ def _outcome_scores(components: Mapping[str, Any]) -> list[float]:
     state = components["state"]
     if state["fraction"] is not None:
         scores.append(float(state["fraction"]))
-    for name, passed in (("assertions", "passed"), ("facts", "found")):
+    for name, passed in (("assertions", "passed"), ("facts", "found"), ("results", "passed")):
         part = components.get(name)
         if part is not None:
             scores.append(part[passed] / part["total"])
@@ -109,41 +111,74 @@ def _outcome_scores(components: Mapping[str, Any]) -> list[float]:
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """A task's reference run: where it started and where the solution ended, as views over the seed."""
+    """A task's reference run: where it started and where the solution ended, as views over the seed.
+
+    `initial` and `final` are the task's own environment's states; a task
+    judged by turns also keeps each turn's views of every environment and its
+    calls' results (`turns`).
+    """
 
     initial: StateView
     final: StateView
     fault: str | None = None
+    turns: tuple[TurnOutcome, ...] = ()
 
 
 class ReferenceCache:
     """Replay each task's reference solution once per process (per spec version) and keep its states."""
 
     def __init__(self) -> None:
-        self._done: dict[tuple[str, str, str], Reference] = {}
-        self._locks: dict[tuple[str, str, str], anyio.Lock] = {}
+        self._done: dict[tuple[str, ...], Reference] = {}
+        self._locks: dict[tuple[str, ...], anyio.Lock] = {}
 
-    async def get(self, task: Task, connection: Connection, *, timeout: float | None = None) -> Reference:
-        """Return the task's reference, replaying it on `connection` the first time (the caller resets after)."""
-        key = (task.env, connection.endpoint.spec_sha256 or "", task.id)
+    async def get(
+        self, task: Task, connections: Connection | Mapping[str, Connection], *, timeout: float | None = None
+    ) -> Reference:
+        """Return the task's reference, replaying it on `connections` the first time (the caller resets after).
+
+        `connections` is the session of the task's environment, or, for a task
+        that uses several, a session of each by name.
+        """
+        sessions = dict(connections) if isinstance(connections, Mapping) else {task.env: connections}
+        key = (*(f"{env}@{sessions[env].endpoint.spec_sha256 or ''}" for env in task.envs), task.id)
         if key in self._done:
             return self._done[key]
         lock = self._locks.setdefault(key, anyio.Lock())
         async with lock:
             if key not in self._done:
-                self._done[key] = await _replay(task, connection, timeout)
+                self._done[key] = await _replay(task, sessions, timeout)
         return self._done[key]
 
 
-async def _replay(task: Task, connection: Connection, timeout: float | None) -> Reference:
-    seed = await connection.endpoint.seed_state(connection)
-    await connection.reset(task.initial_state, timeout=timeout)
-    initial = StateView(seed, await connection.snapshot("changes", timeout=timeout))
+async def _replay(task: Task, sessions: Mapping[str, Connection], timeout: float | None) -> Reference:
+    own = sessions[task.env]
+    seed = await own.endpoint.seed_state(own)
+    route: dict[str, str] = {}
+    for env in task.envs:
+        try:
+            await sessions[env].reset(task.initial_for(env), timeout=timeout)
+        except ControlError as exc:
+            raise TaskError(task.id, f"{env} refuses its initial state: {exc}") from exc
+        route.update({tool.name: env for tool in await sessions[env].tools()})
+    initial = StateView(seed, await own.snapshot("changes", timeout=timeout))
     fault = None
-    for call in task.solution:
-        result = await connection.call_tool(call.tool, call.arguments, timeout=timeout)
-        if result.fault is not None:
-            fault = f"reference call {call.tool} hit an environment fault: {result.text}"
-            break
-    final = StateView(seed, await connection.snapshot("changes", timeout=timeout))
-    return Reference(initial=initial, final=final, fault=fault)
+    turns: list[TurnOutcome] = []
+    for turn in range(task.turns):
+        results: list[str] = []
+        for index, call in enumerate(task.solution):
+            if call.turn != turn or fault is not None:
+                continue
+            session = sessions.get(route.get(call.tool, task.env), own)
+            try:
+                result = await session.call_tool(call.tool, call.arguments, timeout=timeout)
+            except MCPError as exc:
+                raise TaskError(task.id, f"solution[{index}] calls {call.tool}: {exc.error.message}") from exc
+            if result.fault is not None:
+                fault = f"reference call {call.tool} hit an environment fault: {result.text}"
+            results.append(result.text)
+        if task.judge.kind == "turns":
+            assert task.judge.view is not None
+            views = {env: await sessions[env].view(task.judge.view, timeout=timeout) for env in task.envs}
+            turns.append(TurnOutcome(views, tuple(results)))
+    final = StateView(seed, await own.snapshot("changes", timeout=timeout))
+    return Reference(initial=initial, final=final, fault=fault, turns=tuple(turns))

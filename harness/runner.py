@@ -261,20 +261,22 @@ class Runner:
         warm_up = getattr(policy, "warm_up", None)
         if callable(warm_up):
             await warm_up()  # imports and connections are paid here, not inside any episode's deadline
-        envs = sorted({job.task.env for job in jobs})
+        envs = sorted({env for job in jobs for env in job.task.envs})
         async with self._endpoints(envs) as endpoints:
             pending = iter(jobs)
 
             async def worker() -> None:
                 for job in pending:
-                    emit(await self._run_with_retries(job, policy, endpoints[job.task.env]))
+                    emit(await self._run_with_retries(job, policy, {env: endpoints[env] for env in job.task.envs}))
 
             async with anyio.create_task_group() as group:
                 for _ in range(min(self.config.concurrency, len(jobs))):
                     group.start_soon(worker)
 
     # internals ---------------------------------------------------------------------
-    async def _run_with_retries(self, job: EpisodeJob, policy: Policy, endpoint: Endpoint) -> dict[str, Any]:
+    async def _run_with_retries(
+        self, job: EpisodeJob, policy: Policy, endpoint: Endpoint | Mapping[str, Endpoint]
+    ) -> dict[str, Any]:
         failures: list[dict[str, Any]] = []
         attempts = max(1, self.config.max_attempts)
         for attempt in range(1, attempts + 1):

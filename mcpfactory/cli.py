@@ -81,6 +81,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         call_cpu_s=args.call_cpu_s,
         call_memory_mb=args.call_memory_mb,
         max_memory_mb=args.max_memory_mb,
+        header_timeout=args.header_timeout,
+        idle_timeout=args.idle_timeout,
     )
     return 0
 

@@ -78,8 +78,6 @@ def _param(param: ResolvedParam) -> str:
         options.append(f"alias={param.alias!r}")
     if param.description:
         options.append(f"description={param.description.strip()!r}")
-    if param.type.kind == "ref":
-        options.append(f"json_schema_extra={{'x-ref': {param.type.name!r}}}")
     if options:
         annotation = f"Annotated[{annotation}, Field({', '.join(options)})]"
     text = f"{param.name}: {annotation}"
@@ -162,9 +160,12 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
     out += "from typing import {typing_names}\n\n"
     out += "from mcp.server.lowlevel.server import Server\n"
     out += "from pydantic import {pydantic_names}\n"
-    out += "from typing_extensions import TypedDict\n\n"
+    if spec.types:
+        out += "from typing_extensions import TypedDict\n"
+    out += "\n"
     out += f"from {runtime_import} import {{runtime_names}}\n\n"
-    out += f"check_api_version({API_VERSION[0]}, {API_VERSION[1]}, __name__)\n\n"
+    major, minor = _api_version(spec)
+    out += f"check_api_version({major}, {minor}, __name__)\n\n"
     out += '__all__ = ["ENV_NAME", "SEED_FILES", "SPEC_SHA256", "build", "env", "main"]\n\n'
     out += f"ENV_NAME = {env.name!r}\n"
     out += f"SPEC_SHA256 = {spec.sha256!r}\n"
@@ -209,10 +210,26 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
         out += f"def {name}({signature}) -> {helper_returns.annotation()}:\n"
         out += _docstring(helper.description or f"Shared by the tools of {env.name}.", "    ")
         out += textwrap.indent(_guard_body(helper.body, runtime_import), "    ") + "\n\n\n"
+    rules = _error_rules(spec)
+    if env.error_when is not None and env.error_when in rules.values():
+        out += _error_rule(
+            "_error_when", env.error_when, "Whether a returned value is an error (the spec's error_when)."
+        )
+    for name, tool in env.tools.items():
+        if tool.error_when is not None:
+            what = f"Whether a value {name} returned is an error (its error_when)."
+            out += _error_rule(f"_error_when_{name}", tool.error_when, what)
     for name, tool in env.tools.items():
         tool_errors = spec.tool_errors.get(name, tool.errors)
-        errors = f", errors={dict(tool_errors)!r}" if tool_errors else ""
-        out += f"@env.tool(effect={tool.effect!r}{errors})\n"
+        options = f", errors={dict(tool_errors)!r}" if tool_errors else ""
+        if (tool.render or env.render) != "json":
+            options += f", render={tool.render or env.render!r}"
+        if name in rules:
+            options += f", error_when={'_error_when_' + name if tool.error_when is not None else '_error_when'}"
+        refs = {p.wire_name: p.type.name for p in spec.params[name] if p.type.kind == "ref"}
+        if refs:
+            options += f", refs={refs!r}"
+        out += f"@env.tool(effect={tool.effect!r}{options})\n"
         params = ["state: State"]
         if _uses_name(tool.body, "rng"):
             params.append("rng: random.Random")
@@ -252,7 +269,11 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
     # Any is always used (by seed()); the others only where an annotation subscripts them.
     used = ["Any", *(name for name in ("Annotated", "Literal", "NotRequired") if re.search(rf"\b{name}\[", out))]
     used.sort()
-    runtime_names = ["CallLimits", "Collection", "Environment", "StateBase", "ToolError", "check_api_version"]
+    runtime_names = ["CallLimits", "Environment", "StateBase", "check_api_version"]
+    if env.collections:  # a stateless environment (no collections) declares no Collection attributes
+        runtime_names.append("Collection")
+    if re.search(r"\bToolError\b", out):  # a spec whose bodies never refuse a call does not import it
+        runtime_names.append("ToolError")
     if "_power(" in out:
         runtime_names.append("power as _power")
     if spec.seed_files:
@@ -260,9 +281,37 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
     if re.search(r"\bNumber\b", out):  # the spec's float
         runtime_names.append("Number")
     out = out.replace("{runtime_names}", ", ".join(sorted(runtime_names)), 1)
-    pydantic_names = ["ConfigDict", *(["Field"] if "Field(" in out else []), "with_config"]
-    out = out.replace("{pydantic_names}", ", ".join(pydantic_names), 1)
+    pydantic_names = [*(["ConfigDict"] if spec.types else []), *(["Field"] if "Field(" in out else [])]
+    pydantic_names += ["with_config"] if spec.types else []
+    if pydantic_names:
+        out = out.replace("{pydantic_names}", ", ".join(pydantic_names), 1)
+    else:
+        out = out.replace("from pydantic import {pydantic_names}\n", "", 1)
     return out.replace("{typing_names}", ", ".join(used), 1)
+
+
+def _error_rules(spec: LoadedSpec) -> dict[str, str]:
+    """Each tool's `error_when` expression: its own, else the environment's (tools without one are left out)."""
+    env = spec.spec
+    rules = {
+        name: tool.error_when if tool.error_when is not None else env.error_when for name, tool in env.tools.items()
+    }
+    return {name: rule for name, rule in rules.items() if rule is not None}
+
+
+def _error_rule(function: str, expression: str, description: str) -> str:
+    out = f"def {function}(result: Any) -> bool:\n"
+    out += _docstring(description, "    ")
+    return out + f"    return bool({expression.strip()})\n\n\n"
+
+
+def _api_version(spec: LoadedSpec) -> tuple[int, int]:
+    """The oldest runtime API that serves this server: 1.1 added `render` and `error_when` to tools."""
+    env = spec.spec
+    uses_results = (
+        env.render != "json" or _error_rules(spec) or any(t.render not in (None, "json") for t in env.tools.values())
+    )
+    return (API_VERSION[0], 1) if uses_results else (API_VERSION[0], 0)
 
 
 def _seed_function(spec: LoadedSpec) -> str:

@@ -34,7 +34,7 @@ relatively.
 
 from . import guarded_re
 from ._bounds import CallBoundExceeded, CallLimits
-from ._calls import ToolError, error_result, text_of
+from ._calls import ToolError, error_result, python_json, python_text, text_of
 from ._catalog import (
     MANIFEST_NAME,
     catalog_root,
@@ -60,7 +60,17 @@ from ._errors import (
 )
 from ._facts import Fact, Statements, parse_fact
 from ._guards import UnsafePattern, power
-from ._judge import TRIVIAL_ANSWERS, Run, RunCall, StateView, Verdict, check_assertion, judge, with_defaults
+from ._judge import (
+    TRIVIAL_ANSWERS,
+    Run,
+    RunCall,
+    StateView,
+    TurnOutcome,
+    Verdict,
+    check_assertion,
+    judge,
+    with_defaults,
+)
 from ._protocol import (
     API_VERSION,
     CONTROL_CLOSE,
@@ -75,6 +85,9 @@ from ._protocol import (
     CONTROL_VIEW,
     ERROR_META_KEY,
     FAULT_META_KEY,
+    NEW_SESSION,
+    REFS_META_KEY,
+    RETURNED_ERROR,
     SESSION_META_KEY,
     check_api_version,
 )
@@ -108,6 +121,9 @@ __all__ = [
     "ERROR_META_KEY",
     "FAULT_META_KEY",
     "MANIFEST_NAME",
+    "NEW_SESSION",
+    "REFS_META_KEY",
+    "RETURNED_ERROR",
     "SESSION_META_KEY",
     "TRIVIAL_ANSWERS",
     "Assertion",
@@ -140,6 +156,7 @@ __all__ = [
     "ToolDef",
     "ToolError",
     "ToolResult",
+    "TurnOutcome",
     "UnknownEnvironment",
     "UnsafePattern",
     "UserScenario",
@@ -159,6 +176,8 @@ __all__ = [
     "parse_fact",
     "parse_task",
     "power",
+    "python_json",
+    "python_text",
     "read_spec_sha256",
     "runnable_envs",
     "same_value",

@@ -13,6 +13,15 @@ Two error channels, after the MCP SDK and FastMCP:
 Arguments are validated before the body runs; invalid ones are an `isError`
 result naming each bad field. A call's writes are kept only if the body
 returns a JSON value and every record it wrote is valid.
+
+Two declared options of a tool port APIs that speak another convention:
+
+- `render="python"`: the text block is what a Python harness would show for
+  the returned value (`python_text`), and the body may return any Python value
+  (structured content is then `python_json` of it).
+- `error_when`: a predicate over the returned value; a value it accepts comes
+  back as an `isError` result with code `returned_error`, and, since the body
+  returned, its writes are kept (the API signalled a failure, it did not raise).
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import contextlib
 import functools
 import json
 import logging
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,11 +38,12 @@ import mcp_types as types
 import pydantic
 
 from ._bounds import CallBoundExceeded, Watchdog
-from ._protocol import ERROR_META_KEY, FAULT_META_KEY
+from ._protocol import ERROR_META_KEY, FAULT_META_KEY, RETURNED_ERROR
 from ._state import Session
 from ._tools import ToolDef
+from ._values import FrozenDict, canonical_json
 
-__all__ = ["MAX_RESULT_CHARS", "ToolError", "error_result", "run_call", "text_of"]
+__all__ = ["MAX_RESULT_CHARS", "ToolError", "error_result", "python_json", "python_text", "run_call", "text_of"]
 
 MAX_RESULT_CHARS = 4_000_000
 """A result's text longer than this is a fault: no model reads it, and it would flood the transport."""
@@ -54,6 +65,58 @@ class ToolError(Exception):
 def text_of(value: Any) -> str:
     """The text block of a result: a string as it is, anything else as JSON."""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def python_text(value: Any) -> str:
+    """The text a Python harness shows for a value: a str as it is, a dict as JSON, anything else as str().
+
+    A dict is `json.dumps(value)` (ASCII escapes, insertion order), or `str(value)`
+    when it holds something JSON cannot write; only plain dicts (and read-only
+    records) count, as `type(value) == dict` does. Lists, tuples and None read as
+    Python writes them: `[{'id': 1}]`, `None`. This is how the Berkeley Function
+    Calling Leaderboard turns results into the text a model reads.
+    """
+    if isinstance(value, str):
+        return value
+    if type(value) is dict or type(value) is FrozenDict:
+        try:
+            return json.dumps(value)
+        except (TypeError, ValueError, RecursionError):
+            return str(value)
+    return str(value)
+
+
+def python_json(value: Any) -> Any:
+    """A Python value as a JSON value, for the structured content of a `render="python"` tool.
+
+    JSON values stay as they are; dict keys become strings as `json.dumps` writes
+    them (`1` -> "1", `True` -> "true", `None` -> "null"), and when two keys of one
+    dict would then collide, that dict's non-string keys are written `"#int:1"`;
+    tuples become lists; sets become lists sorted by canonical JSON; non-finite
+    floats become `{"$float": repr}`; anything else becomes `str(x)`.
+    """
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"$float": repr(value)}
+    if isinstance(value, dict):
+        keys = [_json_key(key) for key in value]
+        if len(set(keys)) < len(keys):
+            keys = [key if isinstance(key, str) else f"#{type(key).__name__}:{_json_key(key)}" for key in value]
+        return {key: python_json(item) for key, item in zip(keys, value.values(), strict=True)}
+    if isinstance(value, list | tuple):
+        return [python_json(item) for item in value]
+    if isinstance(value, set | frozenset):
+        return sorted((python_json(item) for item in value), key=canonical_json)
+    return str(value)
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool | int | float):
+        return json.dumps(key)  # how json.dumps writes a non-string key
+    return str(key)
 
 
 def error_result(message: str, meta_key: str, meta: dict[str, Any]) -> types.CallToolResult:
@@ -96,9 +159,18 @@ def run_call(
     try:
         with watchdog.bounded() if watchdog is not None else contextlib.nullcontext():
             value = tool.func(**kwargs)
-            text = text_of(value)  # inside the boundary: a result that is not JSON is a bug of the body
+            # Inside the boundary: a result that cannot be shown, or a rule that crashes, is a bug of the body.
+            if tool.render == "python":
+                text, structured = python_text(value), python_json(value)
+            else:
+                text, structured = text_of(value), value
             if len(text) > MAX_RESULT_CHARS:
                 raise ValueError(f"the result is {len(text)} characters long (at most {MAX_RESULT_CHARS})")
+            returned_error = tool.error_when is not None and bool(tool.error_when(value))
+            if tool.wraps_result:
+                structured = {"result": structured}
+            elif not isinstance(structured, dict):
+                raise TypeError(f"the result is a {type(structured).__name__}, but the output schema is an object")
             # Two phases, so that one invalid record in any collection discards every write of the call.
             prepared = [
                 (collection, collection._prepare(functools.partial(validate_record, collection._name)))
@@ -125,8 +197,11 @@ def run_call(
     finally:
         session.touched.clear()
         session.writable = False
-    structured = {"result": value} if tool.wraps_result else value
-    return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=structured)
+    content: list[types.ContentBlock] = [types.TextContent(text=text)]
+    if returned_error:
+        meta = {ERROR_META_KEY: {"code": RETURNED_ERROR}}
+        return types.CallToolResult(content=content, structured_content=structured, is_error=True, _meta=meta)
+    return types.CallToolResult(content=content, structured_content=structured)
 
 
 def _rollback(session: Session) -> None:

@@ -2,8 +2,10 @@
 
 `EnvClient` wraps a connected `mcp.client.client.Client` (in memory, stdio or
 HTTP) and speaks to one session of the environment: the connection's own (a
-handshake-era connection is a session), or a keyed one (`session_key`, sent as
-`_meta["io.mcpfactory/session"]`). The harness's connections, the verifier's
+handshake-era connection is a session), or a keyed one. With `keyed=True` its
+first request asks the server for a new session and every later one carries
+the key the server issued (`_meta["io.mcpfactory/session"]`); `session_key`
+reuses a key issued earlier. The harness's connections, the verifier's
 probes, synthesis and `mcpfactory.connect` all use it.
 
 Calls go out as raw `tools/call` requests: the SDK's `Client.call_tool` would
@@ -40,6 +42,7 @@ from ._protocol import (
     CONTROL_VIEW,
     ERROR_META_KEY,
     FAULT_META_KEY,
+    NEW_SESSION,
     SESSION_META_KEY,
 )
 
@@ -117,19 +120,23 @@ class EnvClient:
         client: Client,
         env: str,
         *,
+        keyed: bool = False,
         session_key: str | None = None,
         control_secret: str | None = None,
         output_schemas: Mapping[str, Mapping[str, Any] | None] | None = None,
     ) -> None:
         self.client = client
         self.env = env
-        self.session_key = session_key
+        self.session_key = session_key or (NEW_SESSION if keyed else None)
         self.output_schemas: Mapping[str, Mapping[str, Any] | None] = output_schemas or {}
-        self._meta: dict[str, Any] = {SESSION_META_KEY: session_key} if session_key else {}
-        self._control_meta = dict(self._meta)
-        if control_secret:
-            self._control_meta[CONTROL_SECRET_META_KEY] = control_secret
+        self._control_secret = control_secret
         self.broken = False
+
+    def _meta(self, control: bool) -> dict[str, Any]:
+        meta: dict[str, Any] = {SESSION_META_KEY: self.session_key} if self.session_key else {}
+        if control and self._control_secret:
+            meta[CONTROL_SECRET_META_KEY] = self._control_secret
+        return meta
 
     async def send(
         self, name: str, arguments: Mapping[str, Any], *, control: bool = False, timeout: float | None = None
@@ -140,7 +147,7 @@ class EnvClient:
         SDK's `MCPError` and leaves the client usable; any other failure of the
         transport raises `ConnectionLost` and marks the client broken.
         """
-        meta = self._control_meta if control else self._meta
+        meta = self._meta(control)
         request = types.CallToolRequest(
             params=types.CallToolRequestParams(
                 name=name, arguments=dict(arguments), _meta=cast(types.RequestParamsMeta, meta) if meta else None
@@ -148,7 +155,7 @@ class EnvClient:
         )
         try:
             with anyio.fail_after(timeout):
-                return await self.client.session.send_request(request, types.CallToolResult)
+                result = await self.client.session.send_request(request, types.CallToolResult)
         except TimeoutError:
             self.broken = True
             raise
@@ -160,6 +167,10 @@ class EnvClient:
         except TRANSPORT_ERRORS as exc:
             self.broken = True
             raise ConnectionLost(self.env, f"{type(exc).__name__}: {exc}") from exc
+        issued = (result.meta or {}).get(SESSION_META_KEY)
+        if self.session_key == NEW_SESSION and isinstance(issued, str):
+            self.session_key = issued
+        return result
 
     async def list_tools(self, *, timeout: float | None = None) -> list[types.Tool]:
         """Return the listed tools (every page; the control plane is never among them)."""

@@ -23,7 +23,7 @@ from ._bounds import CallLimits, Watchdog
 from ._calls import error_result, fault_result, run_call
 from ._protocol import ERROR_META_KEY
 from ._state import Session, StateBase
-from ._tools import INJECTED, Effect, ToolDef, tool_def
+from ._tools import INJECTED, Effect, Render, ToolDef, tool_def
 from ._values import FrozenDict, canonical_json, freeze, thaw
 
 if TYPE_CHECKING:
@@ -97,11 +97,27 @@ class Environment:
         self.watchdog = Watchdog(limits)
 
     # declaration -----------------------------------------------------------
-    def tool(self, *, effect: Effect, errors: Mapping[str, str] | None = None) -> Callable[[_F], _F]:
-        """Register a tool body; its signature and docstring define the MCP tool."""
+    def tool(
+        self,
+        *,
+        effect: Effect,
+        errors: Mapping[str, str] | None = None,
+        render: Render = "json",
+        error_when: Callable[[Any], bool] | None = None,
+        refs: Mapping[str, str] | None = None,
+    ) -> Callable[[_F], _F]:
+        """Register a tool body; its signature and docstring define the MCP tool.
+
+        `render` says how a result becomes its text block; `error_when` marks
+        returned values that are errors (both in `mcpfactory.runtime._calls`);
+        `refs` maps each parameter that names a record to its collection (listed
+        in the tool's `_meta`, for harnesses and the verifier).
+        """
 
         def register(func: _F) -> _F:
-            self.tools[func.__name__] = tool_def(func, effect, errors or {})
+            self.tools[func.__name__] = tool_def(
+                func, effect, errors or {}, render=render, error_when=error_when, refs=refs
+            )
             return func
 
         return register
@@ -199,7 +215,11 @@ class Environment:
         for injected in scenario.injected:
             kwargs[injected] = probe.state if injected == "state" else probe.rng
         state = scenario.func(**kwargs)
-        return self.session_from_state(state, seed)
+        session = self.session_from_state(state, seed)
+        # The body's generator is the session's: its draws are consumed, and a body may reseed it
+        # (`rng.seed(...)`) when the scenario itself fixes the world's randomness.
+        session.adopt_rng(probe)
+        return session
 
     def validate_record(self, collection: str, key: str, record: Any) -> None:
         """Raise if `record` is not a valid record of `collection` stored under `key`."""

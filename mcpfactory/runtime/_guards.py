@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import importlib
 import re as _re
+from collections.abc import Callable
 from typing import Any, AnyStr, overload
 
 # The standard library's own pattern parser (public as sre_parse before 3.11, now re._parser).
@@ -47,13 +48,84 @@ def _width_varies(items: Any) -> bool:
     return bool(low != high)
 
 
+_PROBE = [chr(code) for code in range(256)]
+
+
+def _single(op: Any, argument: Any) -> set[str] | None:
+    """The characters (of the first 256) one single-character element matches, or None if it is not one."""
+    if op is _sre_constants.LITERAL:
+        return {chr(argument)}
+    if op is _sre_constants.NOT_LITERAL:
+        return {c for c in _PROBE if ord(c) != argument}
+    if op is _sre_constants.IN:
+        return {c for c in _PROBE if _in_set(argument, c)}
+    return None
+
+
+def _in_set(items: Any, char: str) -> bool:
+    negate = False
+    found = False
+    for op, argument in items:
+        if op is _sre_constants.NEGATE:
+            negate = True
+        elif op is _sre_constants.LITERAL:
+            found |= ord(char) == argument
+        elif op is _sre_constants.RANGE:
+            found |= argument[0] <= ord(char) <= argument[1]
+        elif op is _sre_constants.CATEGORY:
+            test = _CATEGORIES.get(str(argument))
+            found |= True if test is None else test(char)
+        else:
+            found = True  # anything else: assume it may match (the check stays conservative)
+    return found != negate
+
+
+_CATEGORIES: dict[str, Callable[[str], bool]] = {
+    "CATEGORY_DIGIT": str.isdigit,
+    "CATEGORY_NOT_DIGIT": lambda c: not c.isdigit(),
+    "CATEGORY_SPACE": str.isspace,
+    "CATEGORY_NOT_SPACE": lambda c: not c.isspace(),
+    "CATEGORY_WORD": lambda c: c.isalnum() or c == "_",
+    "CATEGORY_NOT_WORD": lambda c: not (c.isalnum() or c == "_"),
+}
+
+
+def _delimited(body: Any) -> bool:
+    """Whether each repetition of `body` starts with a character none of its inner repeats can match.
+
+    Then where one repetition ends and the next begins is never in doubt
+    (`(\\.[a-z]+)*`, `(,\\d{3})*`), and backtracking stays linear.
+    """
+    items = list(body)
+    if not items:
+        return False
+    first = _single(*items[0])
+    if first is None:
+        return False
+    for op, argument in items[1:]:
+        if op in _REPEATS:
+            inner = list(argument[2])
+            chars = _single(*inner[0]) if len(inner) == 1 else None
+            if chars is None or chars & first:
+                return False
+        elif op is not _sre_constants.LITERAL and op is not _sre_constants.IN:
+            return False
+    return True
+
+
 def _check(parsed: Any, inside_unbounded: bool) -> str | None:
     for op, argument in parsed:
         if op in _REPEATS:
             _low, high, item = argument
             if inside_unbounded and high > 1:
                 return "a repeat inside an unbounded repeat"
-            problem = _check(item, inside_unbounded or high == _sre_constants.MAXREPEAT)
+            unbounded = high == _sre_constants.MAXREPEAT
+            body = item
+            if len(item) == 1 and item[0][0] is _sre_constants.SUBPATTERN:
+                body = item[0][1][-1]
+            if unbounded and _delimited(body):
+                continue  # the inner repeats cannot run into the delimiter: linear
+            problem = _check(item, inside_unbounded or unbounded)
             if problem:
                 return problem
         elif op is _sre_constants.SUBPATTERN:

@@ -36,6 +36,7 @@ __all__ = [
     "Run",
     "RunCall",
     "StateView",
+    "TurnOutcome",
     "Verdict",
     "check_assertion",
     "judge",
@@ -113,12 +114,25 @@ class RunCall:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnOutcome:
+    """Where one user turn of a multi-turn run ended: each environment's view, and its calls' result texts."""
+
+    views: Mapping[str, Any]
+    results: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Run:
-    """What a run left behind: its final state, every assistant message's text and its calls."""
+    """What a run left behind: its final state, every assistant message's text and its calls.
+
+    A run judged by turns (`judge.kind: turns`) also has one `TurnOutcome` per
+    user turn it reached.
+    """
 
     final: StateView
     messages: Sequence[str] = ()
     calls: Sequence[RunCall] = ()
+    turns: Sequence[TurnOutcome] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +160,16 @@ def judge(
     initial: StateView,
     reference: StateView,
     schemas: Mapping[str, Mapping[str, Any]] | None = None,
+    reference_turns: Sequence[TurnOutcome] = (),
 ) -> Verdict:
     """Judge `run` on `task`, against the reference solution's final state `reference`.
 
     `initial` is the state both runs started from; `schemas` maps tool names
-    to input schemas (for filling defaults when calls are compared).
+    to input schemas (for filling defaults when calls are compared);
+    `reference_turns` are the reference run's turns, for a task judged by turns.
     """
+    if task.judge.kind == "turns":
+        return _judge_turns(task, run, reference_turns, schemas or {})
     rule = task.judge
     failures: list[str] = []
     components: dict[str, Any] = {}
@@ -179,6 +197,41 @@ def judge(
     components["never"] = {"disclosed": disclosed, "total": len(rule.never)} if rule.never else None
 
     components["calls"] = _calls(task, run.calls, schemas or {})
+    return Verdict(not failures, components, tuple(failures))
+
+
+def _judge_turns(
+    task: Task, run: Run, reference: Sequence[TurnOutcome], schemas: Mapping[str, Mapping[str, Any]]
+) -> Verdict:
+    """Turn by turn: each environment's view as the reference's, and the reference's results among the run's."""
+    failures: list[str] = []
+    failed_turns: list[int] = []
+    states_ok = results_ok = 0
+    for index in range(task.turns):
+        expected = reference[index] if index < len(reference) else TurnOutcome({})
+        if index >= len(run.turns):
+            failures.append(f"turn {index}: never reached")
+            failed_turns.append(index)
+            continue
+        actual = run.turns[index]
+        wrong = sorted(env for env in expected.views if not same_value(actual.views.get(env), expected.views[env]))
+        missing = Counter(expected.results) - Counter(actual.results) if task.judge.results else Counter()
+        failures += [f"turn {index}: {env}'s {task.judge.view} view differs from the reference run" for env in wrong]
+        failures += [f"turn {index}: no call got the result {text[:80]!r}" for text in missing]
+        states_ok += not wrong
+        results_ok += not missing
+        if wrong or missing:
+            failed_turns.append(index)
+    total = task.turns
+    components: dict[str, Any] = {
+        "turns": {"passed": total - len(failed_turns), "total": total, "failed": failed_turns},
+        "state": {"rule": "turns", "match": states_ok == total, "fraction": states_ok / total},
+        "results": {"passed": results_ok, "total": total} if task.judge.results else None,
+        "assertions": None,
+        "facts": None,
+        "never": None,
+        "calls": _calls(task, run.calls, schemas),
+    }
     return Verdict(not failures, components, tuple(failures))
 
 

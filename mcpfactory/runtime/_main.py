@@ -7,7 +7,7 @@ import gc
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._bounds import CallLimits, set_process_memory_limit
 from ._protocol import CONTROL_SECRET_ENV
@@ -15,7 +15,13 @@ from ._protocol import CONTROL_SECRET_ENV
 if TYPE_CHECKING:
     from ._environment import Environment
 
-__all__ = ["main", "server_arguments"]
+__all__ = ["HEADER_TIMEOUT_S", "IDLE_TIMEOUT_S", "main", "serve", "server_arguments"]
+
+HEADER_TIMEOUT_S = 10.0
+"""Seconds a connection has to send a request's headers; a half-open or trickling client is cut off."""
+
+IDLE_TIMEOUT_S = 30
+"""Seconds an idle keep-alive connection is held open between requests."""
 
 
 def server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +36,12 @@ def server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--call-memory-mb", type=float, help="memory one tool call may grow (default: the spec's)")
     parser.add_argument(
         "--max-memory-mb", type=float, default=4096, help="address space of the whole server (default: 4096; 0: none)"
+    )
+    parser.add_argument(
+        "--header-timeout", type=float, default=HEADER_TIMEOUT_S, help="HTTP: seconds to send a request's headers"
+    )
+    parser.add_argument(
+        "--idle-timeout", type=int, default=IDLE_TIMEOUT_S, help="HTTP: seconds an idle connection is kept"
     )
 
 
@@ -49,6 +61,8 @@ def main(env: Environment, argv: list[str] | None = None) -> None:
         call_cpu_s=args.call_cpu_s,
         call_memory_mb=args.call_memory_mb,
         max_memory_mb=args.max_memory_mb,
+        header_timeout=args.header_timeout,
+        idle_timeout=args.idle_timeout,
         error=parser.error,
     )
 
@@ -65,6 +79,8 @@ def serve(
     call_cpu_s: float | None = None,
     call_memory_mb: float | None = None,
     max_memory_mb: float | None = None,
+    header_timeout: float = HEADER_TIMEOUT_S,
+    idle_timeout: int = IDLE_TIMEOUT_S,
     error: object = None,
 ) -> None:
     """Run `env`'s server until it is stopped."""
@@ -97,7 +113,14 @@ def serve(
 
         server = env.build(control=control, control_secret=secret if control else None)
         app = server.streamable_http_app(host=host)
-        config = uvicorn.Config(app, host=host, port=port, log_level=level.lower())
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level=level.lower(),
+            http=_header_bounded_protocol(header_timeout, idle_timeout),
+            timeout_keep_alive=idle_timeout,
+        )
         anyio.run(uvicorn.Server(config).serve)
         return
     from mcp.server.stdio import stdio_server
@@ -116,3 +139,38 @@ def _fail(error: object, message: str) -> None:
         error(message)
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def _header_bounded_protocol(header_timeout: float, idle_timeout: float) -> type[Any]:
+    """uvicorn's h11 protocol, plus a deadline for each request's headers (uvicorn has none of its own)."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderBoundedH11(H11Protocol):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._headers_due: Any = self.loop.call_later(header_timeout, self._headers_late)
+
+        def handle_events(self) -> None:
+            cycle = self.cycle
+            super().handle_events()
+            if self.cycle is not cycle and self._headers_due is not None:
+                self._headers_due.cancel()  # a request's headers arrived
+                self._headers_due = None
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if self._headers_due is None and not self.transport.is_closing():
+                self._headers_due = self.loop.call_later(HEADER_TIMEOUT_S + IDLE_TIMEOUT_S, self._headers_late)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._headers_due is not None:
+                self._headers_due.cancel()
+                self._headers_due = None
+            super().connection_lost(exc)
+
+        def _headers_late(self) -> None:
+            self._headers_due = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderBoundedH11

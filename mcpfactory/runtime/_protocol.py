@@ -20,12 +20,17 @@ __all__ = [
     "CONTROL_VIEW",
     "ERROR_META_KEY",
     "FAULT_META_KEY",
+    "NEW_SESSION",
+    "REFS_META_KEY",
+    "RETURNED_ERROR",
     "SESSION_META_KEY",
     "check_api_version",
 ]
 
-API_VERSION = (1, 0)
+API_VERSION = (1, 1)
 """The runtime API generated servers are written against: (major, minor).
+
+1.1 added `render` and `error_when` to `Environment.tool`.
 
 A generated server records the version it was compiled for and checks it at
 import (`check_api_version`): the majors must be equal and the runtime's minor
@@ -33,7 +38,10 @@ at least the server's.
 """
 
 SESSION_META_KEY = "io.mcpfactory/session"
-"""`_meta` key naming an explicitly keyed session (docs/server.md)."""
+"""`_meta` key carrying a session key the server issued (docs/server.md), or `NEW_SESSION` to ask for one."""
+
+NEW_SESSION = "new"
+"""The value of `SESSION_META_KEY` that opens a session; its key comes back in the result's `_meta`."""
 
 CONTROL_SECRET_META_KEY = "io.mcpfactory/control-secret"
 """`_meta` key carrying the control-plane secret over HTTP."""
@@ -41,8 +49,17 @@ CONTROL_SECRET_META_KEY = "io.mcpfactory/control-secret"
 ERROR_META_KEY = "io.mcpfactory/error"
 """Result `_meta` key of a refused call: `{"code": ...}` (a domain error, invalid arguments)."""
 
+RETURNED_ERROR = "returned_error"
+"""Error code of a result whose returned value the tool's `error_when` marks as an error (its writes are kept)."""
+
 FAULT_META_KEY = "io.mcpfactory/fault"
 """Result `_meta` key of an environment fault: `{"kind": "env_fault", "id": ..., "tool": ...}`."""
+
+REFS_META_KEY = "io.mcpfactory/refs"
+"""A listed tool's `_meta` key mapping each parameter that names a record to its collection.
+
+It lives in `_meta`, not in the input schema, so strict JSON Schema validators
+(ajv's default) and model providers see only standard keywords."""
 
 CONTROL_SECRET_ENV = "MCPFACTORY_CONTROL_SECRET"
 """Environment variable a server reads its control secret from."""

@@ -2,21 +2,28 @@
 
 Whose state does a request act on?
 
-- A request whose `_meta["io.mcpfactory/session"]` names a session key acts
-  on that keyed session (a bounded LRU table; the harness runs thousands of
-  episodes over one client this way).
+- A request whose `_meta["io.mcpfactory/session"]` is `"new"` opens a keyed
+  session; the result's `_meta` carries its key, a capability the server
+  issued (an unguessable, signed token). A request carrying that key acts on
+  that session (a bounded table; the harness runs thousands of episodes over
+  one client this way). A key the server did not issue, or one whose session
+  is gone, is refused.
 - Otherwise, on a handshake-era connection, the connection is the session.
 - Otherwise (a sessionless 2026-era request): over stdio, the process's one
-  session; elsewhere, a fresh session for the request.
+  session; elsewhere a read is served from a fresh session and a write is
+  refused with an error that says how to keep a session, never silently lost.
 
 The control plane (`_control_*`, `mcpfactory.runtime.CONTROL_TOOLS`) is never
 listed; it answers only when the server was built with `control=True`, and
-then, when a secret is set, only to calls carrying it.
+then, when a secret is set, only to calls carrying it. Otherwise a control
+call gets the same answer as any unknown tool.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -38,6 +45,7 @@ from ._protocol import (
     CONTROL_TOOLS,
     CONTROL_VIEW,
     ERROR_META_KEY,
+    NEW_SESSION,
     SESSION_META_KEY,
 )
 from ._state import Session
@@ -45,7 +53,7 @@ from ._state import Session
 if TYPE_CHECKING:
     from ._environment import Environment
 
-__all__ = ["build_server"]
+__all__ = ["SessionRefused", "build_server"]
 
 _MODERN_ERA = "2026-"
 _CONNECTION_STATE_KEY = "mcpfactory.session"
@@ -53,34 +61,80 @@ _CONNECTION_STATE_KEY = "mcpfactory.session"
 Context = ServerRequestContext[Any, Any]
 
 
+class SessionRefused(Exception):
+    """A request names no usable session: a forged or expired key, or a write with no session at all."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+_NO_SESSION = (
+    "This server keeps state per session, and this request has none: a write here would be lost. "
+    f'Send _meta["{SESSION_META_KEY}"] = "{NEW_SESSION}" to open one (the result\'s _meta carries its key; '
+    "send it with every later request), or connect with a handshake-era client, whose connection is its session."
+)
+
+
 class _Sessions:
-    """Find the session a request acts on, and replace it (a reset) or forget it (a close)."""
+    """Find the session a request acts on, and replace it (a reset) or forget it (a close).
+
+    Explicit session keys are capabilities this server issues: a request with
+    `_meta["io.mcpfactory/session"] = "new"` opens a session and gets its key
+    back in the result's `_meta`; the key is an unguessable token signed with a
+    secret that never leaves the process, so knowing or guessing another
+    client's name gives nothing. A key this server did not issue is refused; so
+    is a key whose session was evicted (the table is bounded), rather than
+    silently starting over.
+    """
 
     def __init__(self, env: Environment, *, process_session: bool, max_keyed: int) -> None:
         self.env = env
         self.process_session = process_session
         self.max_keyed = max_keyed
-        # Explicitly keyed sessions, least recently used first; bounded so abandoned keys cannot exhaust memory.
+        self._secret = secrets.token_bytes(32)
+        # Keyed sessions, least recently used first; bounded so abandoned keys cannot exhaust memory.
         self.by_key: OrderedDict[str, Session] = OrderedDict()
         self.process: Session | None = None
 
-    def resolve(self, ctx: Context, meta: Mapping[str, Any] | None) -> Session:
+    def issue(self) -> str:
+        token = secrets.token_urlsafe(18)
+        return f"{token}.{self._sign(token)}"
+
+    def _sign(self, token: str) -> str:
+        return hmac.new(self._secret, token.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _valid(self, key: str) -> bool:
+        token, _, signature = key.rpartition(".")
+        return bool(token) and hmac.compare_digest(signature, self._sign(token))
+
+    def resolve(self, ctx: Context, meta: Mapping[str, Any] | None, *, writes: bool) -> tuple[Session, str | None]:
+        """The caller's session, and the key of a session opened by this request (None if none was)."""
         key = (meta or {}).get(SESSION_META_KEY)
+        if key == NEW_SESSION:
+            key = self.issue()
+            self.by_key[key] = self.env.new_session()
+            if len(self.by_key) > self.max_keyed:
+                self.by_key.popitem(last=False)
+            return self.by_key[key], key
         if isinstance(key, str):
+            if not self._valid(key):
+                raise SessionRefused("bad_session", f"Session key refused: this server did not issue it. {_NO_SESSION}")
             session = self.by_key.get(key)
             if session is None:
-                session = self.by_key[key] = self.env.new_session()
-                if len(self.by_key) > self.max_keyed:
-                    self.by_key.popitem(last=False)
-            else:
-                self.by_key.move_to_end(key)
-            return session
+                raise SessionRefused("expired_session", f"Session expired (or closed). {_NO_SESSION}")
+            self.by_key.move_to_end(key)
+            return session, None
+        if key is not None:
+            raise SessionRefused("bad_session", f"A session key is a string. {_NO_SESSION}")
         if ctx.protocol_version.startswith(_MODERN_ERA):
             if self.process_session:
                 if self.process is None:
                     self.process = self.env.new_session()
-                return self.process
-            return self.env.new_session()
+                return self.process, None
+            if writes:
+                raise SessionRefused("no_session", _NO_SESSION)
+            return self.env.new_session(), None
         # Handshake era: the connection is the session. The SDK keeps no public
         # accessor for it from a request context, hence the private attribute
         # (typed, so a rename fails the type check; covered by the tests).
@@ -88,12 +142,11 @@ class _Sessions:
         session = state.get(_CONNECTION_STATE_KEY)
         if not isinstance(session, Session):
             session = state[_CONNECTION_STATE_KEY] = self.env.new_session()
-        return session
+        return session, None
 
-    def replace(self, ctx: Context, meta: Mapping[str, Any] | None, session: Session | None) -> None:
-        """Install `session` as the caller's session; None forgets it (the next call starts afresh)."""
-        key = (meta or {}).get(SESSION_META_KEY)
-        if isinstance(key, str):
+    def replace(self, ctx: Context, key: str | None, session: Session | None) -> None:
+        """Install `session` as the caller's session; None forgets it (its key stops working)."""
+        if key is not None:
             if session is None:
                 self.by_key.pop(key, None)
             else:
@@ -131,25 +184,34 @@ def build_server(
 
     async def on_call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
         meta = params.meta
-        if params.name in CONTROL_TOOLS and control:
+        is_control = control and params.name in CONTROL_TOOLS
+        if not is_control and params.name not in env.tools:
+            # One answer for every unknown name, control tools included when control is off or refused:
+            # the MCP spec answers an unknown tool with a protocol error, not a tool result.
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
+        if is_control and control_secret is not None:
             supplied = (meta or {}).get(CONTROL_SECRET_META_KEY)
-            if control_secret is not None and not (
-                isinstance(supplied, str) and hmac.compare_digest(supplied, control_secret)
-            ):
-                return error_result(
-                    "Control call refused: bad or missing secret.", ERROR_META_KEY, {"code": "forbidden"}
-                )
-            return _control(
+            if not (isinstance(supplied, str) and hmac.compare_digest(supplied, control_secret)):
+                raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
+        writes = is_control or env.tools[params.name].effect == "write"
+        try:
+            session, opened = sessions.resolve(ctx, meta, writes=writes)
+        except SessionRefused as exc:
+            return error_result(str(exc), ERROR_META_KEY, {"code": exc.code})
+        key = opened if opened is not None else (meta or {}).get(SESSION_META_KEY)
+        if is_control:
+            result = _control(
                 env,
                 params.name,
                 params.arguments or {},
-                sessions.resolve(ctx, meta),
-                lambda session: sessions.replace(ctx, meta, session),
+                session,
+                lambda replacement: sessions.replace(ctx, key if isinstance(key, str) else None, replacement),
             )
-        if params.name not in env.tools:
-            # The MCP spec answers an unknown tool with a protocol error, not a tool result.
-            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
-        return env.call(sessions.resolve(ctx, meta), params.name, params.arguments)
+        else:
+            result = env.call(session, params.name, params.arguments)
+        if opened is not None:
+            result.meta = {**(result.meta or {}), SESSION_META_KEY: opened}
+        return result
 
     return Server(
         env.name,

@@ -225,6 +225,11 @@ class Session:
             self._rng = random.Random(self.seed)
         return self._rng
 
+    def adopt_rng(self, other: Session) -> None:
+        """Continue from `other`'s generator, in whatever state its draws (or a reseed) left it."""
+        self.seed = other.seed
+        self._rng = other._rng
+
     def check_writable(self, collection: str) -> None:
         if not self.writable:
             raise ReadOnlyError(f"a read tool tried to write to {collection}")

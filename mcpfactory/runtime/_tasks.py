@@ -23,6 +23,7 @@ __all__ = [
     "Assertion",
     "Call",
     "Judge",
+    "JudgeKind",
     "Task",
     "UserScenario",
     "load_tasks",
@@ -40,11 +41,14 @@ _TASK_FIELDS = (
     "user_scenario",
     "initial_state",
     "solution",
+    "tools_from_turn",
     "judge",
     "difficulty",
     "tags",
 )
-_JUDGE_FIELDS = ("state", "mask", "any_key", "assertions", "facts", "never", "ignore_args")
+_JUDGE_FIELDS = ("kind", "view", "results", "state", "mask", "any_key", "assertions", "facts", "never", "ignore_args")
+_INITIAL_KINDS = ("patch", "state", "scenario")
+JudgeKind = Literal["state", "turns"]
 _SCENARIO_FIELDS = ("opening", "goal", "known", "unknown", "persona", "confirm", "stop", "turns")
 _DIFFICULTIES = ("easy", "medium", "hard")
 # Fields of the first task format, and what they are called now.
@@ -53,13 +57,17 @@ _RENAMED = {"outputs": "facts", "never_disclose": "never", "mask_fields": "mask"
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One tool call of a reference solution."""
+    """One tool call of a reference solution; `turn` is the user turn it answers (0: the opening)."""
 
     tool: str
     arguments: Mapping[str, Any]
+    turn: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"tool": self.tool, "arguments": dict(self.arguments)}
+        out: dict[str, Any] = {"tool": self.tool, "arguments": dict(self.arguments)}
+        if self.turn:
+            out["turn"] = self.turn
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +101,17 @@ class Judge:
       state (another customer's data, data read before identity was established).
     - `ignore_args`: per tool, arguments that do not matter when the agent's
       calls are compared with the solution's.
+
+    `kind: "turns"` judges a scripted multi-turn task turn by turn instead (the
+    way BFCL's multi-turn checker does): after every user turn, each
+    environment's `view` must equal the reference run's after that turn, and
+    with `results`, every result the reference calls got in a turn must be
+    among the results the agent's calls got in it.
     """
 
+    kind: JudgeKind = "state"
+    view: str | None = None
+    results: bool = True
     state: StateRule = "match"
     mask: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     any_key: tuple[str, ...] = ()
@@ -104,6 +121,8 @@ class Judge:
     ignore_args: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        if self.kind == "turns":
+            return {"kind": "turns", "view": self.view, "results": self.results}
         out: dict[str, Any] = {"state": self.state}
         if self.mask:
             out["mask"] = {coll: list(fields) for coll, fields in self.mask.items()}
@@ -165,10 +184,29 @@ class Task:
     judge: Judge = field(default_factory=Judge)
     initial_state: Mapping[str, Any] | None = None
     user: UserScenario | None = None
+    also: tuple[str, ...] = ()
+    tools_from_turn: Mapping[str, int] = field(default_factory=dict)
     difficulty: str | None = None
     tags: tuple[str, ...] = ()
     source: str = field(default="<task>", compare=False)
     line: int = field(default=0, compare=False)
+
+    @property
+    def envs(self) -> tuple[str, ...]:
+        """Every environment the task uses: its own first, then the others whose tools it also offers."""
+        return (self.env, *self.also)
+
+    def initial_for(self, env: str) -> Mapping[str, Any] | None:
+        """The initial state of one of the task's environments (`null`: the seed)."""
+        if not self.also:
+            return self.initial_state if env == self.env else None
+        value = (self.initial_state or {}).get(env)
+        return value if isinstance(value, Mapping) else None
+
+    @property
+    def turns(self) -> int:
+        """How many user turns the task has: the opening plus its scripted turns."""
+        return 1 + (len(self.user.turns) if self.user is not None else 0)
 
     @property
     def refusal(self) -> bool:
@@ -187,17 +225,17 @@ class Task:
 
     def to_json(self) -> dict[str, Any]:
         """Return the task as the JSON object it is stored as (normalised)."""
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
-            "env": self.env,
+            "env": list(self.envs) if self.also else self.env,
             "instruction": self.instruction,
             "user_scenario": self.user.to_json() if self.user is not None else None,
             "initial_state": dict(self.initial_state) if self.initial_state is not None else None,
             "solution": [call.to_json() for call in self.solution],
-            "judge": self.judge.to_json(),
-            "difficulty": self.difficulty,
-            "tags": list(self.tags),
         }
+        if self.tools_from_turn:
+            out["tools_from_turn"] = dict(self.tools_from_turn)
+        return {**out, "judge": self.judge.to_json(), "difficulty": self.difficulty, "tags": list(self.tags)}
 
 
 class _Reader:
@@ -242,42 +280,87 @@ class _Reader:
         for name in ("id", "env", "instruction", "judge"):
             if name not in data:
                 self.fail(name, "missing (a task needs id, env, instruction, solution and judge)")
+        envs = self.envs(data.get("env"))
         initial = data.get("initial_state")
-        if initial is not None:
-            initial = self.fields(initial, "initial_state", ("patch", "state", "scenario"), "initial_state")
-            if len(initial) != 1 or not isinstance(next(iter(initial.values())), dict):
-                self.fail("initial_state", 'null, {"patch": {...}}, {"state": {...}} or {"scenario": {...}}')
+        if initial is not None and len(envs) == 1:
+            self.initial(initial, "initial_state")
+        elif initial is not None:
+            initial = self.fields(initial, "initial_state", envs, "the initial state of a task with several envs")
+            for name, value in initial.items():
+                if value is not None:
+                    self.initial(value, f"initial_state.{name}")
         difficulty = data.get("difficulty")
         if difficulty is not None and difficulty not in _DIFFICULTIES:
             self.fail("difficulty", f"one of {', '.join(_DIFFICULTIES)} (got {difficulty!r})")
+        user = self.scenario(data.get("user_scenario"))
+        turns = 1 + (len(user.turns) if user is not None else 0)
+        solution = self.solution(data.get("solution"))
+        for index, call in enumerate(solution):
+            if call.turn >= turns:
+                self.fail(f"solution[{index}].turn", f"turn {call.turn}, but the task has {turns} user turn(s)")
+        judge = self.judge(data["judge"])
+        if judge.kind == "turns" and user is None:
+            self.fail("judge.kind", "a task judged by turns needs a user_scenario (its opening and turns)")
         return Task(
             id=self.text(data, "id", ""),
-            env=self.text(data, "env", ""),
+            env=envs[0],
             instruction=self.text(data, "instruction", ""),
-            solution=self.solution(data.get("solution")),
-            judge=self.judge(data["judge"]),
+            solution=solution,
+            judge=judge,
             initial_state=initial,
-            user=self.scenario(data.get("user_scenario")),
+            user=user,
+            also=envs[1:],
+            tools_from_turn=self.tool_turns(data.get("tools_from_turn"), turns),
             difficulty=difficulty,
             tags=self.strings(data, "tags", ""),
             source=str(self.path),
             line=self.line,
         )
 
+    def envs(self, value: Any) -> tuple[str, ...]:
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+            self.fail("env", "an environment name, or a non-empty list of them")
+        if len(set(names)) != len(names):
+            self.fail("env", "an environment is named twice")
+        return tuple(names)
+
+    def initial(self, value: Any, where: str) -> None:
+        value = self.fields(value, where, _INITIAL_KINDS, where)
+        if len(value) != 1 or not isinstance(next(iter(value.values())), dict):
+            self.fail(where, 'null, {"patch": {...}}, {"state": {...}} or {"scenario": {...}}')
+
+    def tool_turns(self, value: Any, turns: int) -> dict[str, int]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in value.items()
+        ):
+            self.fail("tools_from_turn", "an object {tool: the first user turn it is offered at}")
+        for tool, turn in value.items():
+            if not 0 <= turn < turns:
+                self.fail(f"tools_from_turn.{tool}", f"turn {turn}, but the task has {turns} user turn(s)")
+        return dict(value)
+
     def solution(self, data: Any) -> tuple[Call, ...]:
         if data is None:
             self.fail("solution", "missing (a list of calls; [] when the right outcome needs none)")
         if not isinstance(data, list):
             self.fail("solution", "a list of calls")
-        calls = []
+        calls: list[Call] = []
         for index, item in enumerate(data):
             where = f"solution[{index}]"
-            item = self.fields(item, where, ("tool", "arguments"), "a call")
+            item = self.fields(item, where, ("tool", "arguments", "turn"), "a call")
             tool = self.text(item, "tool", where)
             arguments = item.get("arguments", {})
             if not isinstance(arguments, dict):
                 self.fail(f"{where}.arguments", "an object")
-            calls.append(Call(tool, arguments))
+            turn = item.get("turn", 0)
+            if not isinstance(turn, int) or isinstance(turn, bool) or turn < 0:
+                self.fail(f"{where}.turn", "the user turn the call answers: 0, 1, ...")
+            if calls and turn < calls[-1].turn:
+                self.fail(f"{where}.turn", "calls are listed in turn order")
+            calls.append(Call(tool, arguments, turn))
         return tuple(calls)
 
     def scenario(self, data: Any) -> UserScenario | None:
@@ -301,6 +384,22 @@ class _Reader:
 
     def judge(self, data: Any) -> Judge:
         data = self.fields(data, "judge", _JUDGE_FIELDS, "judge")
+        kind = data.get("kind", "state")
+        if kind not in ("state", "turns"):
+            self.fail("judge.kind", f"'state' or 'turns' (got {kind!r})")
+        if kind == "turns":
+            extra = sorted(set(data) - {"kind", "view", "results"})
+            if extra:
+                self.fail(f"judge.{extra[0]}", "not used by a judge of kind 'turns' (kind, view, results)")
+            view = data.get("view")
+            if not isinstance(view, str) or not view:
+                self.fail("judge.view", "the name of the view compared after every turn")
+            results = data.get("results", True)
+            if not isinstance(results, bool):
+                self.fail("judge.results", "true or false")
+            return Judge(kind="turns", view=view, results=results)
+        if "view" in data or "results" in data:
+            self.fail("judge.view" if "view" in data else "judge.results", "only for a judge of kind 'turns'")
         state = data.get("state", "match")
         if state not in ("match", "none"):
             self.fail("judge.state", f"'match' or 'none' (got {state!r})")

@@ -20,9 +20,13 @@ import pydantic
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import CoreSchema
 
-__all__ = ["INJECTED", "Effect", "ToolDef", "tool_def"]
+from ._protocol import REFS_META_KEY
+
+__all__ = ["INJECTED", "Effect", "Render", "ToolDef", "tool_def"]
 
 Effect = Literal["read", "write"]
+Render = Literal["json", "python"]
+"""How a result becomes its text block; see `mcpfactory.runtime._calls.result_text`."""
 
 INJECTED = ("state", "rng")
 """Parameters the runtime passes to a body itself; they are not part of the tool's arguments."""
@@ -63,10 +67,27 @@ class ToolDef:
     output_schema: dict[str, Any]
     wraps_result: bool
     mcp_tool: types.Tool = field(repr=False)
+    render: Render = "json"
+    error_when: Callable[[Any], bool] | None = field(default=None, repr=False)
 
 
-def tool_def(func: Callable[..., Any], effect: Effect, errors: Mapping[str, str]) -> ToolDef:
-    """Build the definition of the tool whose body is `func`."""
+def tool_def(
+    func: Callable[..., Any],
+    effect: Effect,
+    errors: Mapping[str, str],
+    *,
+    render: Render = "json",
+    error_when: Callable[[Any], bool] | None = None,
+    refs: Mapping[str, str] | None = None,
+) -> ToolDef:
+    """Build the definition of the tool whose body is `func`.
+
+    `render` says how its results become text; `error_when`, if given, marks
+    the returned values that are errors (see `mcpfactory.runtime._calls`);
+    `refs` maps the parameters that name records to their collections.
+    """
+    if render not in ("json", "python"):
+        raise ValueError(f"render must be 'json' or 'python', not {render!r}")
     name = func.__name__
     hints = typing.get_type_hints(func, include_extras=True)
     fields: dict[str, Any] = {}
@@ -99,5 +120,19 @@ def tool_def(func: Callable[..., Any], effect: Effect, errors: Mapping[str, str]
             idempotent_hint=True if effect == "read" else None,
             open_world_hint=False,
         ),
+        _meta={REFS_META_KEY: dict(refs)} if refs else None,
     )
-    return ToolDef(name, description, effect, errors, func, tuple(injected), arguments, output_schema, wraps, tool)
+    return ToolDef(
+        name,
+        description,
+        effect,
+        errors,
+        func,
+        tuple(injected),
+        arguments,
+        output_schema,
+        wraps,
+        tool,
+        render,
+        error_when,
+    )

@@ -5,8 +5,9 @@ refuses, before anything runs, what can be seen to be too big from the source
 alone, so that a spec cannot even ask for it:
 
 - integers built from constants (`2 ** 10 ** 9`, `1 << 10 ** 10`) past
-  `MAX_INT_BITS`; a constant exponent or shift past `MAX_EXPONENT` whatever the
-  base (the base may be an int at run time);
+  `MAX_INT_BITS` (the most the server's checked power computes), followed by
+  size alone past `EXACT_BITS`; a constant exponent or shift past
+  `MAX_EXPONENT` when the base is known only at run time (it may be an int);
 - sequences repeated by a constant (`"x" * 10 ** 9`, `[0] * n` with a constant n,
   `s.ljust(10 ** 9)`) past `MAX_ITEMS`;
 - `Fraction`/`Decimal` of a literal with an exponent past `MAX_EXPONENT`, a
@@ -27,8 +28,10 @@ bound's business.
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 __all__ = [
     "MAX_EXPONENT",
@@ -41,7 +44,8 @@ __all__ = [
     "strftime_problem",
 ]
 
-MAX_INT_BITS = 4_096  # about 1,233 decimal digits
+MAX_INT_BITS = 1_000_000  # what the server's checked power computes at most
+EXACT_BITS = 4_096  # past this, the checker follows only the size of a constant
 MAX_EXPONENT = 10_000
 MAX_ITEMS = 1_000_000
 MAX_FORMAT_WIDTH = 1_000
@@ -117,23 +121,35 @@ class _TooBig(Exception):
     pass
 
 
-def _bits(value: int) -> int:
-    return abs(value).bit_length()
+@dataclass(frozen=True, slots=True)
+class _Big:
+    """An integer past `EXACT_BITS`, not computed: only an upper bound on its size is kept."""
+
+    bits: int
 
 
-def _fold(node: ast.AST) -> int | float | None:
-    """The value of a constant numeric expression, computed only while it stays small; None if not constant.
+_Value = int | float | _Big
 
-    Raises `_TooBig` when the value would exceed the bounds.
+
+def _bits(value: int | _Big) -> int:
+    return value.bits if isinstance(value, _Big) else abs(value).bit_length()
+
+
+def _fold(node: ast.AST) -> _Value | None:
+    """The value of a constant numeric expression, or None if it is not one.
+
+    Integers are computed exactly up to `EXACT_BITS`; past that only their size
+    is followed, so checking a spec never does the big arithmetic it refuses.
+    Raises `_TooBig` when the size would exceed `MAX_INT_BITS`.
     """
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
-        if isinstance(node.value, int) and _bits(node.value) > MAX_INT_BITS:
-            raise _TooBig
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd | ast.Invert):
         operand = _fold(node.operand)
         if operand is None:
             return None
+        if isinstance(operand, _Big):
+            return _Big(operand.bits + 1)
         if isinstance(node.op, ast.USub):
             return -operand
         if isinstance(node.op, ast.Invert):
@@ -144,65 +160,99 @@ def _fold(node: ast.AST) -> int | float | None:
     left, right = _fold(node.left), _fold(node.right)
     if left is None or right is None:
         return None
-    op = node.op
-    if isinstance(left, int) and isinstance(right, int):
-        if isinstance(op, ast.Pow) and right > 0 and _bits(left) > 1 and right * _bits(left) > MAX_INT_BITS:
-            raise _TooBig
-        if isinstance(op, ast.LShift) and right > 0 and _bits(left) + right > MAX_INT_BITS:
-            raise _TooBig
-        if isinstance(op, ast.Mult) and _bits(left) + _bits(right) > MAX_INT_BITS:
-            raise _TooBig
-    try:
-        value = _apply(op, left, right)
-    except (ArithmeticError, ValueError, TypeError):
+    if isinstance(left, float) or isinstance(right, float):
+        if isinstance(left, _Big) or isinstance(right, _Big):
+            return None  # a float with a huge integer overflows: nothing to bound here
+        return _apply(node.op, left, right)
+    bits = _result_bits(node.op, left, right)
+    if bits is None:
         return None
-    if isinstance(value, int) and _bits(value) > MAX_INT_BITS:
+    if bits > MAX_INT_BITS:
         raise _TooBig
-    return value
+    if bits > EXACT_BITS or isinstance(left, _Big) or isinstance(right, _Big):
+        return _Big(bits)
+    return _apply(node.op, left, right)
+
+
+def _result_bits(op: ast.operator, left: int | _Big, right: int | _Big) -> int | None:
+    """An upper bound on the size in bits of `left op right` for integers, or None if it is not an integer."""
+    size_left, size_right = _bits(left), _bits(right)
+    if isinstance(op, ast.Add | ast.Sub | ast.BitOr | ast.BitXor):
+        return max(size_left, size_right) + 1
+    if isinstance(op, ast.Mult):
+        return size_left + size_right
+    if isinstance(op, ast.FloorDiv | ast.RShift | ast.BitAnd):
+        return size_left + 1
+    if isinstance(op, ast.Mod):
+        return size_right
+    if isinstance(op, ast.Pow | ast.LShift):
+        if isinstance(right, _Big):
+            if isinstance(op, ast.Pow) and size_left <= 1:
+                return 1  # 0, 1 and -1 to any power
+            raise _TooBig
+        if right < 0:
+            return None  # a negative power is a float, a negative shift an error
+        if isinstance(op, ast.LShift):
+            return size_left + right
+        if size_left <= 1:
+            return 1
+        per_power = math.log2(abs(left)) if isinstance(left, int) else size_left
+        return math.ceil(per_power * right) + 1
+    return None  # true division gives a float
 
 
 def _apply(op: ast.operator, left: int | float, right: int | float) -> int | float | None:
-    if isinstance(op, ast.Add):
-        return left + right
-    if isinstance(op, ast.Sub):
-        return left - right
-    if isinstance(op, ast.Mult):
-        return left * right
-    if isinstance(op, ast.FloorDiv):
-        return left // right
-    if isinstance(op, ast.Mod):
-        return left % right
-    if isinstance(op, ast.Div):
-        return left / right
-    if isinstance(op, ast.Pow):
-        if isinstance(left, float) or isinstance(right, float):
+    """`left op right`, for operands already known to be small; None where Python would raise."""
+    try:
+        if isinstance(op, ast.Add):
+            return left + right
+        if isinstance(op, ast.Sub):
+            return left - right
+        if isinstance(op, ast.Mult):
+            return left * right
+        if isinstance(op, ast.FloorDiv):
+            return left // right
+        if isinstance(op, ast.Mod):
+            return left % right
+        if isinstance(op, ast.Div):
+            return left / right
+        if isinstance(op, ast.Pow):
             result = left**right
-            return result if isinstance(result, float) else None  # a complex result is not a number here
-        return left**right if right >= 0 else None
-    if isinstance(left, int) and isinstance(right, int):
-        if isinstance(op, ast.LShift):
-            return left << right
-        if isinstance(op, ast.RShift):
-            return left >> right
-        if isinstance(op, ast.BitOr):
-            return left | right
-        if isinstance(op, ast.BitAnd):
-            return left & right
-        if isinstance(op, ast.BitXor):
-            return left ^ right
+            return result if isinstance(result, int | float) else None  # (-8) ** 0.5 is complex
+        if isinstance(left, int) and isinstance(right, int):
+            if isinstance(op, ast.LShift):
+                return left << right
+            if isinstance(op, ast.RShift):
+                return left >> right
+            if isinstance(op, ast.BitOr):
+                return left | right
+            if isinstance(op, ast.BitAnd):
+                return left & right
+            if isinstance(op, ast.BitXor):
+                return left ^ right
+    except (ArithmeticError, ValueError, TypeError):
+        return None
     return None
 
 
 def constant_int(node: ast.AST) -> int | None:
-    """The value of a constant integer expression, or None if it is not one (or is too big to compute)."""
-    try:
-        value = _fold(node)
-    except _TooBig:
-        return None
+    """The value of a constant integer expression, or None if it is not one or is too big to compute."""
+    value = _constant(node)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _constant(node: ast.AST) -> int | float | None:
+_HUGE: int = 1 << EXACT_BITS
+
+
+def _count(node: ast.AST) -> int | None:
+    """A constant integer used as a count: its value, a huge one for an integer too big to compute, or None."""
+    value = _constant(node)
+    if isinstance(value, _Big) or (value is None and _too_big(node)):
+        return _HUGE
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _constant(node: ast.AST) -> _Value | None:
     try:
         return _fold(node)
     except _TooBig:
@@ -247,21 +297,26 @@ def size_problems(node: ast.AST) -> Iterator[tuple[ast.AST, str]]:
         yield from _call_problems(node)
 
 
+def _shown(number: int) -> str:
+    return f"{number}" if number < 10**15 else "more than 10**15"
+
+
 def _binop_problems(node: ast.BinOp) -> Iterator[tuple[ast.AST, str]]:
-    if isinstance(node.op, ast.Pow | ast.LShift) and not isinstance(_constant(node.left), float):
-        exponent = constant_int(node.right)
+    if isinstance(node.op, ast.Pow | ast.LShift) and _constant(node.left) is None and not _too_big(node.left):
+        # The base is known only at run time (it may be an int): the exponent itself is bounded.
+        exponent = _count(node.right)
         what = "exponent" if isinstance(node.op, ast.Pow) else "shift"
         if exponent is not None and abs(exponent) > MAX_EXPONENT:
-            yield node, f"constant {what} {exponent} is over the bound of {MAX_EXPONENT}"
+            yield node, f"constant {what} {_shown(abs(exponent))} is over the bound of {MAX_EXPONENT}"
             return
     if _too_big(node) and not (_too_big(node.left) or _too_big(node.right)):
-        yield node, f"this constant expression exceeds {MAX_INT_BITS} bits"
+        yield node, f"this constant expression exceeds {MAX_INT_BITS:,} bits"
         return
     if isinstance(node.op, ast.Mult):
         for sequence, count in ((node.left, node.right), (node.right, node.left)):
-            length, times = _length(sequence), constant_int(count)
+            length, times = _length(sequence), _count(count)
             if length is not None and times is not None and length * times > MAX_ITEMS:
-                yield node, f"repeating a sequence {times} times builds more than {MAX_ITEMS:,} items"
+                yield node, f"repeating a sequence {_shown(times)} times builds more than {MAX_ITEMS:,} items"
                 return
     if isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant):
         template = node.left.value
@@ -273,16 +328,15 @@ def _call_problems(node: ast.Call) -> Iterator[tuple[ast.AST, str]]:
     name = _callee(node)
     first = node.args[0] if node.args else None
     if name == "pow" and isinstance(node.func, ast.Name) and len(node.args) == 2:
-        exponent = constant_int(node.args[1])
-        if exponent is not None and abs(exponent) > MAX_EXPONENT:
-            yield node, f"constant exponent {exponent} is over the bound of {MAX_EXPONENT}"
+        power = ast.BinOp(left=node.args[0], op=ast.Pow(), right=node.args[1])
+        yield from ((node, problem) for _, problem in _binop_problems(power))
     if name in _PADDING_METHODS and isinstance(node.func, ast.Attribute) and first is not None:
-        width = constant_int(first)
+        width = _count(first)
         if width is not None and width > MAX_ITEMS:
-            yield node, f"'.{name}({width})' builds more than {MAX_ITEMS:,} characters"
+            yield node, f"'.{name}({_shown(width)})' builds more than {MAX_ITEMS:,} characters"
     if name in _BIG_MATH and first is not None:
         for arg in node.args:
-            value = constant_int(arg)
+            value = _count(arg)
             if value is not None and value > MAX_EXPONENT:
                 yield node, f"'{name}' of a constant over {MAX_EXPONENT} is too costly"
                 return
@@ -292,6 +346,6 @@ def _call_problems(node: ast.Call) -> Iterator[tuple[ast.AST, str]]:
             yield first, f"the exponent of {name}({first.value!r}) is over the bound of {MAX_EXPONENT}"
     for keyword in node.keywords:
         if keyword.arg in ("prec", "Emax") and name == "Context":
-            value = constant_int(keyword.value)
+            value = _count(keyword.value)
             if value is not None and abs(value) > MAX_EXPONENT:
                 yield keyword.value, f"a decimal context's {keyword.arg} over {MAX_EXPONENT} is too costly"

@@ -36,6 +36,7 @@ from mcpfactory.spec._types import TypeExpr, TypeSyntaxError, literal_from_enum,
 __all__ = ["LoadedSpec", "ResolvedField", "ResolvedParam", "load_spec", "spec_sha256"]
 
 TOOL_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,63}$")
+RESULT_NAMES = frozenset({"result"})  # what an `error_when` expression reads: the value the body returned
 
 
 def _calls_names(source: str, names: set[str] | dict[str, Any]) -> set[str]:
@@ -349,6 +350,8 @@ class _Analysis:
         self.tool_errors = self._tool_errors()
         params, returns = self._check_tools(known, collections, python_types)
         self._check_invariants()
+        if spec.error_when is not None:
+            self._check_code(("error_when",), spec.error_when, names=RESULT_NAMES)
         scenario = self._check_scenario(known, collections, python_types)
         views = self._check_views(known, collections)
         if self.c.issues:
@@ -625,15 +628,23 @@ class _Analysis:
                 self.c.type_issue((*tloc, "returns"), exc)
             self._check_templates(tloc, tool.errors)
             self._check_code((*tloc, "body"), tool.body, params=[p.name for p in params], errors=tool.errors)
+            if tool.error_when is not None:
+                self._check_code((*tloc, "error_when"), tool.error_when, names=RESULT_NAMES)
             if tool_name in returns:
                 self._check_examples(tool_name, params, returns[tool_name], python_types)
         return all_params, returns
 
     def _check_code(
-        self, loc: Loc, source: str, *, params: list[str] | None = None, errors: dict[str, str] | None = None
+        self,
+        loc: Loc,
+        source: str,
+        *,
+        params: list[str] | None = None,
+        errors: dict[str, str] | None = None,
+        names: frozenset[str] = _restrict.EXPRESSION_NAMES,
     ) -> None:
         if params is None:
-            violations = _restrict.check_expression(source)
+            violations = _restrict.check_expression(source, names=names)
         else:
             type_names = set(self.types)
             violations = _restrict.check_body(

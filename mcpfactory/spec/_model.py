@@ -24,6 +24,17 @@ __all__ = [
 
 IDENTIFIER = r"^[A-Za-z][A-Za-z0-9_]*$"
 
+Render = Literal["json", "python"]
+_RENDER = (
+    "How a result becomes the text block the model reads: 'json' (a string as it is, anything else as JSON) or "
+    "'python' (a string as it is, a dict as JSON with ASCII escapes, falling back to str(); anything else as "
+    "str(), so lists and None read as Python writes them). See docs/spec.md."
+)
+_ERROR_WHEN = (
+    "A Python expression over `result` (the value the body returned): when it is true, the call comes back "
+    "as an isError result, with its writes kept. For APIs that signal some failures by returning them."
+)
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -107,6 +118,8 @@ class ToolSpec(_Strict):
     )
     body: str = Field(description="Python function body over `state`; see docs/spec.md.")
     examples: list[ExampleSpec] = Field(default_factory=list)
+    render: Render | None = Field(None, description=_RENDER + " Default: the environment's.")
+    error_when: str | None = Field(None, description=_ERROR_WHEN + " Default: the environment's.")
 
 
 class HelperSpec(_Strict):
@@ -168,6 +181,8 @@ class EnvSpec(_Strict):
     policy: str | None = Field(None, description="Rules shown to agents as the server's instructions.")
     clock: str = Field("2024-01-01T00:00:00", description="ISO datetime that now() returns in bodies.")
     seed: int = Field(0, description="Default seed of each session's random generator.")
+    render: Render = Field("json", description=_RENDER)
+    error_when: str | None = Field(None, description=_ERROR_WHEN)
     types: dict[str, TypeSpec] = Field(default_factory=dict)
     collections: dict[str, CollectionSpec]
     helpers: dict[str, HelperSpec] = Field(default_factory=dict, description="Functions shared by tool bodies.")

@@ -293,7 +293,9 @@ class _Checker(ast.NodeVisitor):
             visible = {n for s in self.scopes for n in s.bound} | self.names
             hint = _suggest(name, (n for n in visible if not n.startswith("_")))
             if name in BODY_NAMES and self.expression:
-                hint = "invariant checks can only use state and the safe builtins"
+                own = ", ".join(sorted(self.names - SAFE_BUILTINS))
+                what = "invariant checks" if own == "state" else "this expression"
+                hint = f"{what} can only use {own} and the safe builtins"
             self.report(node, "unknown-name", f"unknown name '{name}'", hint)
         elif name == "format" and not called:
             self.report(node, "format", "'format' may only be called directly")
@@ -710,7 +712,6 @@ def _all_args(args: ast.arguments) -> list[ast.arg]:
 
 
 _BODY_GLOBALS = BODY_NAMES | SAFE_BUILTINS
-_EXPRESSION_GLOBALS = EXPRESSION_NAMES | SAFE_BUILTINS
 
 
 def _fold(name: str) -> str:
@@ -799,8 +800,8 @@ def check_body(
     return _finish(checker, tree, "exec")
 
 
-def check_expression(source: str) -> list[Violation]:
-    """Check an invariant expression over `state` (a single Python expression)."""
+def check_expression(source: str, *, names: Iterable[str] = EXPRESSION_NAMES) -> list[Violation]:
+    """Check a single Python expression over `names` (an invariant's `state`) and the safe builtins."""
     normalized = _normalize(source)
     if isinstance(normalized, list):
         return normalized
@@ -810,6 +811,7 @@ def check_expression(source: str) -> list[Violation]:
     if (problem := _depth_problem(tree)) is not None:
         return [Violation(1, 1, problem, None, "size")]
     assert isinstance(tree, ast.Expression)
-    checker = _Checker(normalized.split("\n"), 0, _EXPRESSION_GLOBALS, frozenset(), EXPRESSION_NAMES)
+    given = frozenset(_fold(name) for name in names)  # what the expression reads; it may not rebind them
+    checker = _Checker(normalized.split("\n"), 0, given | SAFE_BUILTINS, frozenset(), given)
     checker.run(tree, _bindings([tree]))
     return _finish(checker, tree, "eval")

@@ -97,7 +97,7 @@ def plain(node: Any) -> Any:
 def _reaches_code(loc: Loc) -> bool:
     """Whether the text at `loc` is written into the generated server by the compiler, outside the code checks.
 
-    Bodies (of tools, helpers, views and the scenario) and invariant checks are code, checked with exact
+    Bodies (of tools, helpers, views and the scenario), invariant checks and `error_when` are code, checked with exact
     positions by `_restrict`; examples are run by the verifier and never written into the server.
     """
     if len(loc) >= 3 and loc[0] in ("tools", "helpers", "views") and loc[2] == "body":
@@ -105,6 +105,8 @@ def _reaches_code(loc: Loc) -> bool:
     if loc[:2] == ("scenario", "body"):
         return False
     if len(loc) >= 3 and loc[0] == "invariants" and loc[2] == "check":
+        return False
+    if loc == ("error_when",) or (len(loc) == 3 and loc[0] == "tools" and loc[2] == "error_when"):
         return False
     return not (len(loc) >= 3 and loc[0] == "tools" and loc[2] == "examples")
 

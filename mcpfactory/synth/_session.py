@@ -13,14 +13,14 @@ import importlib.util
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from mcp.client.client import Client
 
-from mcpfactory.runtime import EnvClient, UnknownEnvironment
+from mcpfactory.runtime import REFS_META_KEY, EnvClient, UnknownEnvironment
 
 __all__ = ["CallResult", "EnvSession", "ToolInfo", "import_server", "open_session", "open_sessions"]
 
@@ -61,6 +61,7 @@ class ToolInfo:
     input_schema: dict[str, Any]
     output_schema: dict[str, Any] | None
     read_only: bool
+    refs: dict[str, str] = field(default_factory=dict)  # parameter -> the collection whose keys it takes
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ class EnvSession:
         self.env = EnvClient(
             client,
             "draft",
-            session_key=f"synth-{id(self):x}",
+            keyed=True,
             output_schemas={name: tool.output_schema for name, tool in tools.items()},
         )
 
@@ -136,6 +137,7 @@ async def open_sessions(module: ModuleType, count: int = 1) -> AsyncIterator[lis
                     input_schema=dict(tool.input_schema),
                     output_schema=dict(tool.output_schema) if tool.output_schema else None,
                     read_only=bool(tool.annotations and tool.annotations.read_only_hint),
+                    refs=dict((tool.meta or {}).get(REFS_META_KEY) or {}),
                 )
                 for tool in listed.tools
             }

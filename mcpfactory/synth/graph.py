@@ -1,10 +1,10 @@
 """The tool dependency graph: which values each parameter can take, and which outputs feed which inputs.
 
 Built from what any MCP client sees (the listed tools' input and output
-schemas, `x-ref` annotations) and from the seed state, so it needs neither the
+schemas, the `refs` a tool's `_meta` declares) and from the seed state, so it needs neither the
 spec nor a model:
 
-- a parameter's *sources*: the collection it references (`x-ref`), its enum,
+- a parameter's *sources*: the collection it references (`refs`), its enum,
   and the record fields that carry the same name (`email` -> `guests.email`);
 - an *edge* `producer.field -> consumer.param` where a tool's output schema
   holds a field of the parameter's name, or the key field of the collection
@@ -196,7 +196,7 @@ def _params(tool: ToolInfo, fields: Mapping[str, list[tuple[str, str]]]) -> Iter
     required = set(root.get("required") or ())
     for name, raw in (root.get("properties") or {}).items():
         schema, nullable = split_nullable(raw, root)
-        ref = resolve(raw, root).get("x-ref") or schema.get("x-ref")
+        ref = tool.refs.get(name)
         enum = tuple(schema.get("enum") or ())
         item_kind = None
         if kind_of(schema) == "array":

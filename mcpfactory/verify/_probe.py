@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from types import FrameType, ModuleType
 from typing import Any, Literal
 
@@ -37,6 +37,7 @@ from mcpfactory.runtime import (
     canonical_json,
     unwrap,
 )
+from mcpfactory.verify._stdio import PATIENCE
 
 __all__ = [
     "FAULTS",
@@ -103,7 +104,8 @@ class Outcome:
     structured: Any = None  # the structured content as sent
     code: str | None = None  # the domain error code, or the fault id
     text: str = ""
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time, as the client saw it
+    cpu_seconds: float = 0.0  # this thread's CPU time: in memory, the body's own cost, whatever the machine's load
 
     def comparable(self) -> tuple[str, str | None, str]:
         """What two runs of the same call must agree on (fault ids and timings left out)."""
@@ -133,6 +135,11 @@ class Outcome:
 
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def hang_bound(call_bound: float) -> float:
+    """Wall seconds after which an in-memory call that has not returned is taken for a hang."""
+    return max(30.0, 20 * call_bound)
 
 
 class Watchdog:
@@ -182,30 +189,29 @@ class Connection:
     tools: dict[str, types.Tool]
     watchdog: Watchdog | None
     call_bound: float
-    _counter: Iterator[int] = field(default_factory=lambda: iter(range(1, 1 << 62)))
 
-    def session(self, key: str | None = None) -> Session:
-        """Return the session named `key` (fresh when first used), or the connection's own with `None`."""
-        return Session(self, key)
+    def session(self) -> Session:
+        """Return the connection's own session (a handshake-era connection is one session)."""
+        return Session(self, keyed=False)
 
     def fresh(self, prefix: str) -> Session:
-        """Return a new, never used named session (it starts from the seed)."""
-        return Session(self, f"verify-{prefix}-{next(self._counter)}")
+        """Return a new session the server opens on its first request (it starts from the seed)."""
+        return Session(self, keyed=True)
 
 
 class Session:
     """One session of the environment: tool calls and the control plane, through the runtime's one client."""
 
-    def __init__(self, connection: Connection, key: str | None) -> None:
+    def __init__(self, connection: Connection, *, keyed: bool) -> None:
         self.connection = connection
-        self.key = key
-        self.client = EnvClient(connection.client, "environment", session_key=key)
+        self.client = EnvClient(connection.client, "environment", keyed=keyed)
 
     async def call(self, tool: str, arguments: Mapping[str, Any]) -> Outcome:
         """Call a tool and classify the result; never raises for what the server answers."""
         conn = self.connection
         watchdog = conn.watchdog
         start = time.perf_counter()
+        cpu_start = time.thread_time()
         result: types.CallToolResult | None = None
         try:
             if watchdog is not None:
@@ -225,9 +231,10 @@ class Session:
         except ConnectionLost as exc:
             return Outcome(tool, arguments, "malformed", text=str(exc), seconds=time.perf_counter() - start)
         seconds = time.perf_counter() - start
+        cpu = time.thread_time() - cpu_start
         if fired or result is None:
-            return Outcome(tool, arguments, "timeout", seconds=seconds)
-        return classify(tool, arguments, result, conn.tools.get(tool), seconds)
+            return Outcome(tool, arguments, "timeout", seconds=seconds, cpu_seconds=cpu)
+        return replace(classify(tool, arguments, result, conn.tools.get(tool), seconds), cpu_seconds=cpu)
 
     async def control(self, name: str, arguments: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Make a control-plane call; raise `ProbeError` if it fails."""
@@ -301,20 +308,25 @@ async def open_on(server: Any, module: ModuleType, *, call_bound: float) -> Asyn
     async with Client(server, mode="legacy") as client:
         listed = await client.session.list_tools()
         tools = {tool.name: tool for tool in listed.tools}
-        yield Connection(client, tools, Watchdog(call_bound, files), call_bound)
+        # The server bounds each call's CPU time itself (mcpfactory.runtime._bounds); this wall-clock
+        # watchdog only catches a body that makes no progress at all, so a busy machine never trips it.
+        yield Connection(client, tools, Watchdog(hang_bound(call_bound), files), call_bound)
 
 
 @asynccontextmanager
 async def open_stdio(
     params: StdioServerParameters, *, call_bound: float, start_bound: float
 ) -> AsyncIterator[Connection]:
-    """Start a server over stdio and connect; raise `TimeoutError` if it is not listing tools within `start_bound`.
+    """Start a server over stdio and connect; raise `TimeoutError` if it is not listing tools in time.
 
-    The SDK's stdio client stops the process (and its children) when the block exits.
+    A server here is started only after the protocol check proved it starts, so
+    the wait is generous (`PATIENCE` times `start_bound`): a busy machine delays
+    it, and a verdict must not depend on that. The SDK's stdio client stops the
+    process (and its children) when the block exits.
     """
-    with anyio.fail_after(start_bound) as scope:
+    with anyio.fail_after(start_bound * PATIENCE) as scope:
         async with Client(params, mode="legacy") as client:
             listed = await client.session.list_tools()
             scope.deadline = math.inf  # started: from here on each call has its own bound
             tools = {tool.name: tool for tool in listed.tools}
-            yield Connection(client, tools, None, call_bound)
+            yield Connection(client, tools, None, hang_bound(call_bound))

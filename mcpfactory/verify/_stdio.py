@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +23,14 @@ import mcp_types as types
 import pydantic
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-__all__ = ["ServerProcess", "StdioProblem", "server_command"]
+__all__ = ["PATIENCE", "ServerProcess", "StdioProblem", "server_command"]
 
 _MAX_LINE = 16 * 1024 * 1024
+_STEP_S = 0.5
+_PROGRESS_CPU_S = 0.005
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+PATIENCE = 12
+"""How many times its bound a server that keeps using CPU may take to answer."""
 
 
 class StdioProblem(Exception):
@@ -104,14 +110,30 @@ class ServerProcess:
         if params is not None:
             message["params"] = params
         await self.send(message)
-        with anyio.move_on_after(bound):
-            while True:
-                reply = await self._receive()
-                if reply.get("id") == ident and ("result" in reply or "error" in reply):
-                    return reply
-                if "method" in reply and "id" not in reply:
-                    self.notifications.append(reply)
-        raise self.problem(f"no answer to {method} within {bound:.1f} s (the server hangs)")
+        # `bound` is how long the server may go without answering *and* without using any CPU: a busy
+        # machine slows a healthy server down but never stops it, so only a server that makes no progress
+        # at all is taken for hung. A server that keeps computing gets PATIENCE times longer.
+        step = min(_STEP_S, bound)
+        waited = idle = 0.0
+        last_cpu = self.cpu_seconds()
+        while True:
+            with anyio.move_on_after(step):
+                while True:
+                    reply = await self._receive()
+                    if reply.get("id") == ident and ("result" in reply or "error" in reply):
+                        return reply
+                    if "method" in reply and "id" not in reply:
+                        self.notifications.append(reply)
+            waited += step
+            cpu = self.cpu_seconds()
+            if cpu is not None and last_cpu is not None and cpu > last_cpu + _PROGRESS_CPU_S:
+                idle, last_cpu = 0.0, cpu
+            else:
+                idle += step
+            if idle >= bound:
+                raise self.problem(f"no answer to {method} within {bound:.1f} s and no progress (the server hangs)")
+            if waited >= bound * PATIENCE:
+                raise self.problem(f"no answer to {method} within {waited:.0f} s although the server kept running")
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
@@ -142,6 +164,17 @@ class ServerProcess:
         if self.process is not None and self.process.returncode is None:
             with anyio.move_on_after(1.0):
                 await self.process.wait()
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the server process has used so far (Linux `/proc`), or None where it cannot be read."""
+        if self.process is None:
+            return None
+        try:
+            with open(f"/proc/{self.process.pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        except (OSError, ValueError, IndexError):
+            return None
 
     def _exit_note(self) -> str:
         code = self.process.returncode if self.process is not None else None

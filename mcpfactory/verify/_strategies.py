@@ -2,7 +2,7 @@
 
 Arguments drawn from a schema alone rarely name a record that exists, so every
 parameter also draws from pools taken from the environment: the seed's keys
-for `ref[...]` parameters (the `x-ref` schema annotation) and for parameters
+for `ref[...]` parameters (the tool's `_meta["io.mcpfactory/refs"]`) and for parameters
 named like a collection's key, the seed's values of fields with the same name,
 and the arguments of the spec's examples and of the tasks' solutions. Keys
 created earlier in the same sequence are reached through `CreatedKey`, which
@@ -33,6 +33,7 @@ import mcp_types as types
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis_jsonschema import from_schema
 
+from mcpfactory.runtime import REFS_META_KEY
 from mcpfactory.spec import LoadedSpec
 
 __all__ = ["Call", "CallSpace", "CreatedKey", "draw_many"]
@@ -207,18 +208,20 @@ class CallSpace:
         return from_schema(leaf)
 
     # ------------------------------------------------------------------ calls
-    def _collection_of(self, name: str, node: Mapping[str, Any]) -> str | None:
-        for candidate in (node, *node.get("anyOf", ())):
-            target = candidate.get("x-ref") if isinstance(candidate, Mapping) else None
-            if isinstance(target, str) and target in self.keys:
-                return target
+    def _collection_of(self, tool: str, name: str) -> str | None:
+        """The collection whose keys parameter `name` takes: the tool's declared refs, else a key of that name."""
+        listed = self.tools.get(tool)
+        refs = (listed.meta or {}).get(REFS_META_KEY) if listed is not None else None
+        target = refs.get(name) if isinstance(refs, Mapping) else None
+        if isinstance(target, str) and target in self.keys:
+            return target
         return self.key_names.get(name)
 
     def param_strategy(
         self, tool: str, name: str, node: Mapping[str, Any], defs: Mapping[str, Any]
     ) -> st.SearchStrategy[Any]:
         options: list[tuple[int, st.SearchStrategy[Any]]] = []
-        collection = self._collection_of(name, node)
+        collection = self._collection_of(tool, name)
         if collection is not None:
             if self.keys[collection]:
                 options.append((6, st.sampled_from(self.keys[collection])))
@@ -335,7 +338,7 @@ class CallSpace:
                 values.append(None)
             if branch.get("type") == "boolean":
                 values += [True, False]
-        collection = self._collection_of(name, node)
+        collection = self._collection_of(tool, name)
         if collection is not None:
             keys = self.keys.get(collection, [])
             values += keys[:4] + keys[-2:]
@@ -387,7 +390,7 @@ class CallSpace:
         """A different, plausible value for one argument (to perturb a task's solution)."""
         schema = self.tools[tool].input_schema
         node = schema.get("properties", {}).get(name, {})
-        collection = self._collection_of(name, node)
+        collection = self._collection_of(tool, name)
         candidates: Sequence[Any] = []
         if collection is not None:
             candidates = self.keys.get(collection, [])

@@ -385,10 +385,12 @@ def find_customer(
     raise ToolError("authentication_failed")
 
 
-@env.tool(effect="read", errors={"customer_not_found": "No customer {customer_id}; authenticate with find_customer."})
-def list_accounts(
-    state: State, *, customer_id: Annotated[str, Field(json_schema_extra={"x-ref": "customers"})]
-) -> list[AccountView]:
+@env.tool(
+    effect="read",
+    errors={"customer_not_found": "No customer {customer_id}; authenticate with find_customer."},
+    refs={"customer_id": "customers"},
+)
+def list_accounts(state: State, *, customer_id: str) -> list[AccountView]:
     """A customer's accounts with balances, scheduled outgoing transfers and available balances."""
     customer_of(state, customer_id)
     views: list[AccountView] = []
@@ -416,11 +418,12 @@ def list_accounts(
 @env.tool(
     effect="read",
     errors={"account_not_found": "No account {account_id}.", "invalid_month": "Invalid month {month}: use YYYY-MM."},
+    refs={"account_id": "accounts"},
 )
 def list_transfers(
     state: State,
     *,
-    account_id: Annotated[str, Field(json_schema_extra={"x-ref": "accounts"})],
+    account_id: str,
     status: Literal["completed", "scheduled", "cancelled"] | None = None,
     month: Annotated[str | None, Field(description="YYYY-MM; only transfers dated in that month.")] = None,
 ) -> list[Transfer]:
@@ -445,13 +448,9 @@ def list_transfers(
         "invalid_month": "Invalid month {month}: use YYYY-MM.",
         "statement_not_found": "No statement for {account_id} for {month}. Available months: {available}.",
     },
+    refs={"account_id": "accounts"},
 )
-def get_statement(
-    state: State,
-    *,
-    account_id: Annotated[str, Field(json_schema_extra={"x-ref": "accounts"})],
-    month: Annotated[str, Field(description="YYYY-MM.")],
-) -> Statement:
+def get_statement(state: State, *, account_id: str, month: Annotated[str, Field(description="YYYY-MM.")]) -> Statement:
     """The monthly statement of an account (YYYY-MM), with every posted line."""
     account_of(state, account_id)
     check_month(state, month)
@@ -465,20 +464,24 @@ def get_statement(
     raise ToolError("statement_not_found", account_id=account_id, month=month, available=available)
 
 
-@env.tool(effect="read", errors={"customer_not_found": "No customer {customer_id}; authenticate with find_customer."})
-def list_payees(
-    state: State, *, customer_id: Annotated[str, Field(json_schema_extra={"x-ref": "customers"})]
-) -> list[Payee]:
+@env.tool(
+    effect="read",
+    errors={"customer_not_found": "No customer {customer_id}; authenticate with find_customer."},
+    refs={"customer_id": "customers"},
+)
+def list_payees(state: State, *, customer_id: str) -> list[Payee]:
     """A customer's saved payees (people and businesses they can pay), by name."""
     customer_of(state, customer_id)
     found = [p for p in state.payees.values() if p["customer_id"] == customer_id]
     return sorted(found, key=lambda p: (p["name"].lower(), p["payee_id"]))
 
 
-@env.tool(effect="read", errors={"customer_not_found": "No customer {customer_id}; authenticate with find_customer."})
-def list_cards(
-    state: State, *, customer_id: Annotated[str, Field(json_schema_extra={"x-ref": "customers"})]
-) -> list[Card]:
+@env.tool(
+    effect="read",
+    errors={"customer_not_found": "No customer {customer_id}; authenticate with find_customer."},
+    refs={"customer_id": "customers"},
+)
+def list_cards(state: State, *, customer_id: str) -> list[Card]:
     """A customer's debit cards, including cancelled ones."""
     customer_of(state, customer_id)
     found = [c for c in state.cards.values() if c["customer_id"] == customer_id]
@@ -500,12 +503,13 @@ def list_cards(
         "insufficient_funds": "Account {account_id} has {available} available, less than {amount}.",
         "savings_limit": "Savings account {account_id} already has 6 outgoing transfers dated in {month}, the monthly maximum.",
     },
+    refs={"from_account_id": "accounts", "to_account_id": "accounts"},
 )
 def transfer_funds(
     state: State,
     *,
-    from_account_id: Annotated[str, Field(json_schema_extra={"x-ref": "accounts"})],
-    to_account_id: Annotated[str, Field(json_schema_extra={"x-ref": "accounts"})],
+    from_account_id: str,
+    to_account_id: str,
     amount: Annotated[Number, Field(description="Dollars, positive, at most two decimals.")],
     memo: str = "",
     scheduled_for: Annotated[str | None, Field(description="ISO date; null or today means now.")] = None,
@@ -567,12 +571,13 @@ def transfer_funds(
         "insufficient_funds": "Account {account_id} has {available} available, less than {amount}.",
         "daily_limit_exceeded": "Payments to payees are limited to $5,000.00 per day; {used} is already set for {date}, so at most {left} more.",
     },
+    refs={"from_account_id": "accounts", "payee_id": "payees"},
 )
 def pay_payee(
     state: State,
     *,
-    from_account_id: Annotated[str, Field(json_schema_extra={"x-ref": "accounts"})],
-    payee_id: Annotated[str, Field(json_schema_extra={"x-ref": "payees"})],
+    from_account_id: str,
+    payee_id: str,
     amount: Annotated[Number, Field(description="Dollars, positive, at most two decimals.")],
     memo: str = "",
     scheduled_for: Annotated[str | None, Field(description="ISO date; null or today means now.")] = None,
@@ -633,10 +638,9 @@ def pay_payee(
         "transfer_not_found": "No transfer {transfer_id}.",
         "not_cancellable": "Transfer {transfer_id} is {status}; only scheduled transfers can be cancelled.",
     },
+    refs={"transfer_id": "transfers"},
 )
-def cancel_transfer(
-    state: State, *, transfer_id: Annotated[str, Field(json_schema_extra={"x-ref": "transfers"})]
-) -> Transfer:
+def cancel_transfer(state: State, *, transfer_id: str) -> Transfer:
     """Cancel a scheduled transfer or payment before its date. Returns the transfer."""
     transfer = state.transfers.get(transfer_id)
     if transfer is None:
@@ -658,11 +662,12 @@ def cancel_transfer(
         "invalid_account_number": "{account_number} is not a valid account number (4 to 17 digits).",
         "duplicate_payee": "Customer {customer_id} already has this account as payee {payee_id} ({name}).",
     },
+    refs={"customer_id": "customers"},
 )
 def add_payee(
     state: State,
     *,
-    customer_id: Annotated[str, Field(json_schema_extra={"x-ref": "customers"})],
+    customer_id: str,
     name: str,
     bank_name: str,
     routing_number: Annotated[str, Field(description="9-digit ABA routing number.")],
@@ -718,12 +723,10 @@ def add_payee(
         "already_set": "Card {card_id} is already {status}.",
         "account_frozen": "Card {card_id} cannot be unlocked while account {account_id} is frozen.",
     },
+    refs={"card_id": "cards"},
 )
 def set_card_lock(
-    state: State,
-    *,
-    card_id: Annotated[str, Field(json_schema_extra={"x-ref": "cards"})],
-    locked: Annotated[bool, Field(description="true to lock, false to unlock.")],
+    state: State, *, card_id: str, locked: Annotated[bool, Field(description="true to lock, false to unlock.")]
 ) -> Card:
     """Lock a debit card (blocks new purchases) or unlock it. Returns the card."""
     card = card_of(state, card_id)
@@ -745,10 +748,9 @@ def set_card_lock(
         "card_not_found": "No card {card_id}.",
         "card_cancelled": "Card {card_id} was already cancelled on {cancelled_on}.",
     },
+    refs={"card_id": "cards"},
 )
-def report_card_lost(
-    state: State, *, card_id: Annotated[str, Field(json_schema_extra={"x-ref": "cards"})]
-) -> CardReplacement:
+def report_card_lost(state: State, *, card_id: str) -> CardReplacement:
     """Report a debit card lost or stolen: it is cancelled for good and a replacement (new number, expiring in four years) is issued on the same account."""
     card = card_of(state, card_id)
     if card["status"] == "cancelled":

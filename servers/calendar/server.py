@@ -389,11 +389,12 @@ def list_rooms(
         "invalid_range": "The range ends ({end_date}) before it starts ({start_date}).",
         "range_too_long": "List at most 31 days at a time, not {days}.",
     },
+    refs={"user_id": "users"},
 )
 def list_meetings(
     state: State,
     *,
-    user_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})],
+    user_id: str,
     start_date: str,
     end_date: Annotated[str | None, Field(description="Last date included; defaults to start_date.")] = None,
     include_cancelled: bool = False,
@@ -515,11 +516,12 @@ def find_free_slots(
         "room_too_small": "Room {room} holds {capacity} people, not {count}.",
         "room_unavailable": "Room {room} is already booked between {start} and {end} on {date}.",
     },
+    refs={"organizer_id": "users"},
 )
 def schedule_meeting(
     state: State,
     *,
-    organizer_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})],
+    organizer_id: str,
     title: str,
     date: str,
     start: Annotated[str, Field(description="HH:MM on a quarter-hour.")],
@@ -594,14 +596,13 @@ def schedule_meeting(
         "room_too_small": "Room {room} holds {capacity} people, not {count}.",
         "room_unavailable": "Room {room} is already booked between {start} and {end} on {date}.",
     },
+    refs={"meeting_id": "meetings", "requested_by": "users"},
 )
 def reschedule_meeting(
     state: State,
     *,
-    meeting_id: Annotated[str, Field(json_schema_extra={"x-ref": "meetings"})],
-    requested_by: Annotated[
-        str, Field(description="The user asking; must be the organizer.", json_schema_extra={"x-ref": "users"})
-    ],
+    meeting_id: str,
+    requested_by: Annotated[str, Field(description="The user asking; must be the organizer.")],
     new_date: str,
     new_start: str,
     new_end: str,
@@ -655,14 +656,13 @@ def reschedule_meeting(
         "room_too_small": "Room {room} holds {capacity} people, not {count}.",
         "room_unavailable": "Room {room} is already booked between {start} and {end} on {date}.",
     },
+    refs={"meeting_id": "meetings", "requested_by": "users"},
 )
 def set_meeting_room(
     state: State,
     *,
-    meeting_id: Annotated[str, Field(json_schema_extra={"x-ref": "meetings"})],
-    requested_by: Annotated[
-        str, Field(description="The user asking; must be the organizer.", json_schema_extra={"x-ref": "users"})
-    ],
+    meeting_id: str,
+    requested_by: Annotated[str, Field(description="The user asking; must be the organizer.")],
     room_id: Annotated[str | None, Field(description="The room to book, or null to release the current one.")],
 ) -> Meeting:
     """Book a room for a meeting, move it to another room, or release its room with room_id null (organizer only)."""
@@ -691,14 +691,13 @@ def set_meeting_room(
         "meeting_cancelled": "Meeting {meeting_id} is already cancelled.",
         "meeting_started": "Meeting {meeting_id} started on {date} at {start}; it can no longer be cancelled.",
     },
+    refs={"meeting_id": "meetings", "requested_by": "users"},
 )
 def cancel_meeting(
     state: State,
     *,
-    meeting_id: Annotated[str, Field(json_schema_extra={"x-ref": "meetings"})],
-    requested_by: Annotated[
-        str, Field(description="The user asking; must be the organizer.", json_schema_extra={"x-ref": "users"})
-    ],
+    meeting_id: str,
+    requested_by: Annotated[str, Field(description="The user asking; must be the organizer.")],
 ) -> Meeting:
     """Cancel a meeting that has not started yet (organizer only); its room is released. Returns the meeting."""
     meeting = meeting_of(state, meeting_id)
@@ -728,14 +727,13 @@ def cancel_meeting(
         "on_time_off": "{name} is on time off on {date}.",
         "outside_availability": "{date} {start}-{end} is outside {name}'s working hours ({hours}).",
     },
+    refs={"meeting_id": "meetings", "user_id": "users"},
 )
 def respond_to_invitation(
     state: State,
     *,
-    meeting_id: Annotated[str, Field(json_schema_extra={"x-ref": "meetings"})],
-    user_id: Annotated[
-        str, Field(description="The invited colleague answering.", json_schema_extra={"x-ref": "users"})
-    ],
+    meeting_id: str,
+    user_id: Annotated[str, Field(description="The invited colleague answering.")],
     response: Literal["accepted", "tentative", "declined"],
 ) -> Meeting:
     """Answer an invitation as one of its attendees: accepted, tentative or declined. Taking back a decline needs the time to be free again. Returns the meeting."""
@@ -775,15 +773,14 @@ def respond_to_invitation(
         "outside_availability": "{date} {start}-{end} is outside {name}'s working hours ({hours}).",
         "time_conflict": "{name} is already in a meeting between {start} and {end} on {date}.",
     },
+    refs={"meeting_id": "meetings", "requested_by": "users", "user_id": "users"},
 )
 def add_attendee(
     state: State,
     *,
-    meeting_id: Annotated[str, Field(json_schema_extra={"x-ref": "meetings"})],
-    requested_by: Annotated[
-        str, Field(description="The user asking; must be the organizer.", json_schema_extra={"x-ref": "users"})
-    ],
-    user_id: Annotated[str, Field(description="The colleague to invite.", json_schema_extra={"x-ref": "users"})],
+    meeting_id: str,
+    requested_by: Annotated[str, Field(description="The user asking; must be the organizer.")],
+    user_id: Annotated[str, Field(description="The colleague to invite.")],
 ) -> Meeting:
     """Invite one more colleague to a meeting (organizer only); their answer starts as pending. Returns the meeting."""
     meeting = meeting_of(state, meeting_id)
@@ -815,11 +812,12 @@ def add_attendee(
         "too_short": "Working hours must span at least one hour, not {start} to {end}.",
         "availability_conflict": "{title} on {date} ({start}-{end}) would fall outside the new hours; reschedule it or decline it first.",
     },
+    refs={"user_id": "users"},
 )
 def update_availability(
     state: State,
     *,
-    user_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})],
+    user_id: str,
     day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
     start: Annotated[str | None, Field(description="HH:MM on a quarter-hour, or null for a non-working day.")],
     end: Annotated[str | None, Field(description="HH:MM on a quarter-hour, or null for a non-working day.")],

@@ -343,11 +343,12 @@ def find_mailbox(state: State, *, address: str) -> Mailbox:
         "mailbox_not_found": "No mailbox {mailbox_id}; use find_mailbox.",
         "label_not_found": "No label {label} in this mailbox (labels: {labels}).",
     },
+    refs={"mailbox_id": "mailboxes"},
 )
 def list_threads(
     state: State,
     *,
-    mailbox_id: Annotated[str, Field(json_schema_extra={"x-ref": "mailboxes"})],
+    mailbox_id: str,
     folder: Literal["inbox", "sent", "archive", "trash", "spam"] | None = None,
     label: str | None = None,
     unread_only: bool = False,
@@ -393,23 +394,21 @@ def list_threads(
         "mailbox_not_found": "No mailbox {mailbox_id}; use find_mailbox.",
         "thread_not_found": "No thread {thread_id} in this mailbox.",
     },
+    refs={"mailbox_id": "mailboxes", "thread_id": "threads"},
 )
-def get_thread(
-    state: State,
-    *,
-    mailbox_id: Annotated[str, Field(json_schema_extra={"x-ref": "mailboxes"})],
-    thread_id: Annotated[str, Field(json_schema_extra={"x-ref": "threads"})],
-) -> ThreadView:
+def get_thread(state: State, *, mailbox_id: str, thread_id: str) -> ThreadView:
     """One thread of the mailbox with all its messages (bodies and attachments), oldest first. Does not mark it read."""
     mailbox_of(state, mailbox_id)
     thread = thread_of(state, mailbox_id, thread_id)
     return {"thread": thread, "messages": thread_messages(state, thread_id)}
 
 
-@env.tool(effect="read", errors={"mailbox_not_found": "No mailbox {mailbox_id}; use find_mailbox."})
-def search_contacts(
-    state: State, *, mailbox_id: Annotated[str, Field(json_schema_extra={"x-ref": "mailboxes"})], query: str = ""
-) -> list[Contact]:
+@env.tool(
+    effect="read",
+    errors={"mailbox_not_found": "No mailbox {mailbox_id}; use find_mailbox."},
+    refs={"mailbox_id": "mailboxes"},
+)
+def search_contacts(state: State, *, mailbox_id: str, query: str = "") -> list[Contact]:
     """The mailbox's contacts whose name, email or company contains the query (all contacts for an empty query), by name."""
     mailbox_of(state, mailbox_id)
     needle = " ".join(query.split()).lower()
@@ -434,11 +433,12 @@ def search_contacts(
         "too_many_recipients": "A message goes to at most 20 recipients, not {count}.",
         "recipient_blocked": "{address} is blocked in this mailbox; mail is never sent to it.",
     },
+    refs={"mailbox_id": "mailboxes"},
 )
 def send_message(
     state: State,
     *,
-    mailbox_id: Annotated[str, Field(json_schema_extra={"x-ref": "mailboxes"})],
+    mailbox_id: str,
     to: Annotated[list[str], Field(description="Recipient addresses.")],
     subject: str,
     body: str,
@@ -478,15 +478,9 @@ def send_message(
         "no_recipients": "Nobody to reply to in this thread.",
         "recipient_blocked": "{address} is blocked in this mailbox; mail is never sent to it.",
     },
+    refs={"mailbox_id": "mailboxes", "thread_id": "threads"},
 )
-def reply_to_thread(
-    state: State,
-    *,
-    mailbox_id: Annotated[str, Field(json_schema_extra={"x-ref": "mailboxes"})],
-    thread_id: Annotated[str, Field(json_schema_extra={"x-ref": "threads"})],
-    body: str,
-    reply_all: bool = False,
-) -> ThreadView:
+def reply_to_thread(state: State, *, mailbox_id: str, thread_id: str, body: str, reply_all: bool = False) -> ThreadView:
     """Reply in a thread: to the sender of its latest received message (or, in a thread of sent mail only, to its latest recipients); reply_all also copies everyone else on that message. Marks the thread read. Returns the thread."""
     mailbox = mailbox_of(state, mailbox_id)
     thread = thread_of(state, mailbox_id, thread_id)
@@ -549,12 +543,13 @@ def reply_to_thread(
         "confidential_external": "The thread is labelled Confidential; it cannot be forwarded to {address}, outside lumenco.com.",
         "attachments_too_large": "The attachments total {size_kb} KB; forwarding allows at most 25,600 KB.",
     },
+    refs={"mailbox_id": "mailboxes", "message_id": "messages"},
 )
 def forward_message(
     state: State,
     *,
-    mailbox_id: Annotated[str, Field(json_schema_extra={"x-ref": "mailboxes"})],
-    message_id: Annotated[str, Field(json_schema_extra={"x-ref": "messages"})],
+    mailbox_id: str,
+    message_id: str,
     to: Annotated[list[str], Field(description="Recipient addresses.")],
     note: Annotated[str, Field(description="Text written above the forwarded message.")] = "",
 ) -> ThreadView:
@@ -616,11 +611,12 @@ def forward_message(
         "label_exists": "The mailbox already has a label {name}.",
         "too_many_labels": "A mailbox has at most 20 labels.",
     },
+    refs={"mailbox_id": "mailboxes"},
 )
 def create_label(
     state: State,
     *,
-    mailbox_id: Annotated[str, Field(json_schema_extra={"x-ref": "mailboxes"})],
+    mailbox_id: str,
     name: str,
     color: Literal["red", "orange", "yellow", "green", "blue", "purple", "gray"] = "gray",
 ) -> Mailbox:
@@ -651,12 +647,13 @@ def create_label(
         "already_labeled": "The thread already has the label {label}.",
         "not_labeled": "The thread does not have the label {label}.",
     },
+    refs={"mailbox_id": "mailboxes", "thread_id": "threads"},
 )
 def label_thread(
     state: State,
     *,
-    mailbox_id: Annotated[str, Field(json_schema_extra={"x-ref": "mailboxes"})],
-    thread_id: Annotated[str, Field(json_schema_extra={"x-ref": "threads"})],
+    mailbox_id: str,
+    thread_id: str,
     label: Annotated[str, Field(description="A label name of the mailbox (case-insensitive).")],
     action: Literal["add", "remove"] = "add",
 ) -> Thread:
@@ -686,13 +683,10 @@ def label_thread(
         "already_in_folder": "The thread is already in {folder}.",
         "sent_only": "The thread holds only mail you sent; it cannot go to {folder}.",
     },
+    refs={"mailbox_id": "mailboxes", "thread_id": "threads"},
 )
 def move_thread(
-    state: State,
-    *,
-    mailbox_id: Annotated[str, Field(json_schema_extra={"x-ref": "mailboxes"})],
-    thread_id: Annotated[str, Field(json_schema_extra={"x-ref": "threads"})],
-    folder: Literal["inbox", "archive", "trash", "spam"],
+    state: State, *, mailbox_id: str, thread_id: str, folder: Literal["inbox", "archive", "trash", "spam"]
 ) -> Thread:
     """Move a thread to the inbox, archive, trash or spam. Only threads with received mail can go to the inbox or spam. Returns the thread."""
     mailbox_of(state, mailbox_id)
@@ -716,14 +710,10 @@ def move_thread(
         "nothing_to_change": "Give read, starred or both.",
         "sent_only": "The thread holds only mail you sent; there is nothing to mark read or unread.",
     },
+    refs={"mailbox_id": "mailboxes", "thread_id": "threads"},
 )
 def mark_thread(
-    state: State,
-    *,
-    mailbox_id: Annotated[str, Field(json_schema_extra={"x-ref": "mailboxes"})],
-    thread_id: Annotated[str, Field(json_schema_extra={"x-ref": "threads"})],
-    read: bool | None = None,
-    starred: bool | None = None,
+    state: State, *, mailbox_id: str, thread_id: str, read: bool | None = None, starred: bool | None = None
 ) -> Thread:
     """Mark a thread read (every received message) or unread (its latest received message), and/or star or unstar it. Returns the thread."""
     mailbox_of(state, mailbox_id)
@@ -757,16 +747,9 @@ def mark_thread(
         "invalid_address": "{address} is not a valid email address.",
         "contact_exists": "{email} is already in the contacts, as {name}.",
     },
+    refs={"mailbox_id": "mailboxes"},
 )
-def add_contact(
-    state: State,
-    *,
-    mailbox_id: Annotated[str, Field(json_schema_extra={"x-ref": "mailboxes"})],
-    name: str,
-    email: str,
-    phone: str = "",
-    company: str = "",
-) -> Contact:
+def add_contact(state: State, *, mailbox_id: str, name: str, email: str, phone: str = "", company: str = "") -> Contact:
     """Add a contact to the mailbox's address book. Returns the contact."""
     mailbox_of(state, mailbox_id)
     clean_name = " ".join(name.split())
@@ -801,13 +784,9 @@ def add_contact(
         "thread_not_found": "No thread {thread_id} in this mailbox.",
         "not_in_trash": "The thread is in {folder}; only threads in the trash can be deleted permanently (move it to the trash first).",
     },
+    refs={"mailbox_id": "mailboxes", "thread_id": "threads"},
 )
-def delete_thread(
-    state: State,
-    *,
-    mailbox_id: Annotated[str, Field(json_schema_extra={"x-ref": "mailboxes"})],
-    thread_id: Annotated[str, Field(json_schema_extra={"x-ref": "threads"})],
-) -> DeleteResult:
+def delete_thread(state: State, *, mailbox_id: str, thread_id: str) -> DeleteResult:
     """Permanently delete a thread that is in the trash, with all its messages. This cannot be undone."""
     mailbox_of(state, mailbox_id)
     thread = thread_of(state, mailbox_id, thread_id)

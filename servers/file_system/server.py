@@ -380,8 +380,8 @@ def find_user(state: State, *, email: str) -> User:
     raise ToolError("user_not_found", email=email)
 
 
-@env.tool(effect="read", errors={"user_not_found": "No user {user_id}; use find_user."})
-def get_storage(state: State, *, user_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})]) -> Storage:
+@env.tool(effect="read", errors={"user_not_found": "No user {user_id}; use find_user."}, refs={"user_id": "users"})
+def get_storage(state: State, *, user_id: str) -> Storage:
     """A user's quota, space used and available, and how much of it is in the trash."""
     user = user_of(state, user_id)
     owned = [f for f in state.files.values() if f["owner_id"] == user_id]
@@ -404,10 +404,9 @@ def get_storage(state: State, *, user_id: Annotated[str, Field(json_schema_extra
         "no_access": "You have no access to folder {folder_id}.",
         "folder_in_trash": "Folder {name} is in the trash; restore it to see its contents.",
     },
+    refs={"user_id": "users"},
 )
-def list_folder(
-    state: State, *, user_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})], folder_id: str | None = None
-) -> FolderListing:
+def list_folder(state: State, *, user_id: str, folder_id: str | None = None) -> FolderListing:
     """The folders and files (not in the trash) of a folder the user can access, with the folder's path and the user's access. Without folder_id, the user's own My Drive."""
     user_of(state, user_id)
     if folder_id is None:
@@ -438,14 +437,9 @@ def list_folder(
     }
 
 
-@env.tool(effect="read", errors={"user_not_found": "No user {user_id}; use find_user."})
+@env.tool(effect="read", errors={"user_not_found": "No user {user_id}; use find_user."}, refs={"user_id": "users"})
 def search_items(
-    state: State,
-    *,
-    user_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})],
-    query: str = "",
-    shared_only: bool = False,
-    include_trashed: bool = False,
+    state: State, *, user_id: str, query: str = "", shared_only: bool = False, include_trashed: bool = False
 ) -> list[ItemHit]:
     """Files and folders the user can access whose name contains the query (all for an empty query), by path: their own and those shared with them. shared_only keeps items owned by others; include_trashed adds the user's own items in the trash."""
     user_of(state, user_id)
@@ -501,12 +495,10 @@ def search_items(
         "item_not_found": "No file or folder {item_id}.",
         "not_owner": "Only the owner ({owner}) can see who has access to {name}.",
     },
+    refs={"user_id": "users"},
 )
 def list_shares(
-    state: State,
-    *,
-    user_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})],
-    item_id: Annotated[str, Field(description="A file id (fi...) or folder id (fo...).")],
+    state: State, *, user_id: str, item_id: Annotated[str, Field(description="A file id (fi...) or folder id (fo...).")]
 ) -> list[ShareView]:
     """Who has a share on a file or folder the user owns (shares given on that item itself), with their roles."""
     user_of(state, user_id)
@@ -542,11 +534,12 @@ def list_shares(
         "invalid_name": 'Invalid name "{name}": use 1 to 120 characters without / or \\.',
         "name_taken": "{name} already exists in that folder.",
     },
+    refs={"user_id": "users"},
 )
 def create_folder(
     state: State,
     *,
-    user_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})],
+    user_id: str,
     parent_id: Annotated[str, Field(description="The folder to create it in.")],
     name: str,
 ) -> Folder:
@@ -589,11 +582,12 @@ def create_folder(
         "folder_name_taken": "{name} is a folder in that folder.",
         "quota_exceeded": "{owner} has {available_kb} KB free; this needs {needed_kb} KB more.",
     },
+    refs={"user_id": "users"},
 )
 def upload_file(
     state: State,
     *,
-    user_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})],
+    user_id: str,
     folder_id: str,
     name: str,
     size_kb: Annotated[int, Field(description="1 to 5242880 (5 GB).")],
@@ -680,11 +674,12 @@ def upload_file(
         "same_name": "The item is already named {name}.",
         "name_taken": "{name} already exists in that folder.",
     },
+    refs={"user_id": "users"},
 )
 def rename_item(
     state: State,
     *,
-    user_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})],
+    user_id: str,
     item_id: Annotated[str, Field(description="A file id (fi...) or folder id (fo...).")],
     new_name: str,
 ) -> ItemHit:
@@ -749,11 +744,12 @@ def rename_item(
         "invalid_move": "A folder cannot be moved into itself or a folder inside it.",
         "name_taken": "{name} already exists in the destination folder.",
     },
+    refs={"user_id": "users"},
 )
 def move_item(
     state: State,
     *,
-    user_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})],
+    user_id: str,
     item_id: Annotated[str, Field(description="A file id (fi...) or folder id (fo...).")],
     destination_id: Annotated[str, Field(description="The folder to move it into.")],
 ) -> ItemHit:
@@ -816,11 +812,12 @@ def move_item(
         "external_editor": "{email} is outside Kestrel Studio; outside collaborators can only be viewers.",
         "already_shared": "{email} is already a {role} of {name}.",
     },
+    refs={"user_id": "users"},
 )
 def share_item(
     state: State,
     *,
-    user_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})],
+    user_id: str,
     item_id: Annotated[str, Field(description="A file id (fi...) or folder id (fo...).")],
     email: Annotated[str, Field(description="The email of the user to share with.")],
     role: Literal["viewer", "editor"],
@@ -875,11 +872,12 @@ def share_item(
         "grantee_not_found": "No Driftwood user has the email {email}.",
         "not_shared": "{email} has no share on {name} itself (access may come from a containing folder).",
     },
+    refs={"user_id": "users"},
 )
 def revoke_share(
     state: State,
     *,
-    user_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})],
+    user_id: str,
     item_id: Annotated[str, Field(description="The item the share was given on.")],
     email: Annotated[str, Field(description="The email of the user whose access to remove.")],
 ) -> Share:
@@ -908,12 +906,10 @@ def revoke_share(
         "cannot_modify_root": "My Drive cannot be renamed, moved, shared or trashed.",
         "already_trashed": "{name} is already in the trash.",
     },
+    refs={"user_id": "users"},
 )
 def trash_item(
-    state: State,
-    *,
-    user_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})],
-    item_id: Annotated[str, Field(description="A file id (fi...) or folder id (fo...).")],
+    state: State, *, user_id: str, item_id: Annotated[str, Field(description="A file id (fi...) or folder id (fo...).")]
 ) -> TrashResult:
     """Move a file or folder the user owns to the trash; a folder takes everything inside it along. It still counts against the quota until the trash is emptied."""
     user_of(state, user_id)
@@ -960,12 +956,10 @@ def trash_item(
         "parent_in_trash": "The folder {folder} that held {name} is in the trash; restore it first.",
         "name_taken": "{name} already exists in its folder; rename that item first.",
     },
+    refs={"user_id": "users"},
 )
 def restore_item(
-    state: State,
-    *,
-    user_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})],
-    item_id: Annotated[str, Field(description="A file id (fi...) or folder id (fo...).")],
+    state: State, *, user_id: str, item_id: Annotated[str, Field(description="A file id (fi...) or folder id (fo...).")]
 ) -> ItemHit:
     """Restore an item the user trashed (with everything that was trashed along with it) to its folder. Returns the item."""
     user_of(state, user_id)
@@ -1006,10 +1000,9 @@ def restore_item(
 @env.tool(
     effect="write",
     errors={"user_not_found": "No user {user_id}; use find_user.", "trash_empty": "The trash is already empty."},
+    refs={"user_id": "users"},
 )
-def empty_trash(
-    state: State, *, user_id: Annotated[str, Field(json_schema_extra={"x-ref": "users"})]
-) -> EmptyTrashResult:
+def empty_trash(state: State, *, user_id: str) -> EmptyTrashResult:
     """Permanently delete every item in the user's trash, with their shares, freeing their space. Cannot be undone."""
     user_of(state, user_id)
     doomed_files = [f for f in state.files.values() if f["owner_id"] == user_id and f["trash_root"] is not None]

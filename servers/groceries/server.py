@@ -565,10 +565,12 @@ def search_recipes(
     return sorted(found, key=lambda r: (r["name"], r["recipe_id"]))
 
 
-@env.tool(effect="read", errors={"customer_not_found": "No customer {customer_id}; use find_customer."})
-def view_cart(
-    state: State, *, customer_id: Annotated[str, Field(json_schema_extra={"x-ref": "customers"})]
-) -> CartView:
+@env.tool(
+    effect="read",
+    errors={"customer_not_found": "No customer {customer_id}; use find_customer."},
+    refs={"customer_id": "customers"},
+)
+def view_cart(state: State, *, customer_id: str) -> CartView:
     """A customer's cart with line totals and subtotal (an empty cart if they have none)."""
     known_customer(state, customer_id)
     cart = state.carts.get(customer_id)
@@ -592,12 +594,13 @@ def view_cart(
         "insufficient_stock": "Only {stock} of {name} in stock; the cart would hold {wanted}.",
         "limit_exceeded": "{name} is limited to {limit} per order; the cart would hold {wanted}.",
     },
+    refs={"customer_id": "customers", "product_id": "products"},
 )
 def add_to_cart(
     state: State,
     *,
-    customer_id: Annotated[str, Field(json_schema_extra={"x-ref": "customers"})],
-    product_id: Annotated[str, Field(json_schema_extra={"x-ref": "products"})],
+    customer_id: str,
+    product_id: str,
     quantity: Annotated[int, Field(description="Units to add (1 to 50).")] = 1,
 ) -> CartView:
     """Add units of a product to a customer's cart (on top of any already there), checking stock and the product's per-order limit. Returns the cart."""
@@ -629,12 +632,13 @@ def add_to_cart(
         "insufficient_stock": "Only {stock} of {name} in stock; the cart would hold {wanted}.",
         "limit_exceeded": "{name} is limited to {limit} per order; the cart would hold {wanted}.",
     },
+    refs={"customer_id": "customers", "product_id": "products"},
 )
 def update_cart_item(
     state: State,
     *,
-    customer_id: Annotated[str, Field(json_schema_extra={"x-ref": "customers"})],
-    product_id: Annotated[str, Field(json_schema_extra={"x-ref": "products"})],
+    customer_id: str,
+    product_id: str,
     quantity: Annotated[int, Field(description="New number of units (0 to 50).")],
 ) -> CartView:
     """Set the quantity of a product already in the cart; 0 removes it (and an emptied cart is discarded). Returns the cart."""
@@ -666,12 +670,13 @@ def update_cart_item(
         "invalid_batches": "Batches must be between 1 and 10, not {batches}.",
         "ingredients_unavailable": "Nothing was added. Short ingredients: {short}.",
     },
+    refs={"customer_id": "customers", "recipe_id": "recipes"},
 )
 def add_recipe_to_cart(
     state: State,
     *,
-    customer_id: Annotated[str, Field(json_schema_extra={"x-ref": "customers"})],
-    recipe_id: Annotated[str, Field(json_schema_extra={"x-ref": "recipes"})],
+    customer_id: str,
+    recipe_id: str,
     batches: Annotated[int, Field(description="How many times the recipe's quantities (1 to 10).")] = 1,
     include_pantry: bool = False,
     skip_unavailable: bool = False,
@@ -783,12 +788,13 @@ def list_delivery_slots(
         "card_expired": "Card {payment_method} expired in {expires}.",
         "insufficient_store_credit": "Store credit of {balance} does not cover the total of {total}.",
     },
+    refs={"customer_id": "customers", "slot_id": "delivery_slots"},
 )
 def place_order(
     state: State,
     *,
-    customer_id: Annotated[str, Field(json_schema_extra={"x-ref": "customers"})],
-    slot_id: Annotated[str, Field(json_schema_extra={"x-ref": "delivery_slots"})],
+    customer_id: str,
+    slot_id: str,
     payment_method: Annotated[
         str, Field(description='A method_id from the customer\'s payment_methods, or "store_credit".')
     ],
@@ -866,11 +872,15 @@ def place_order(
     return state.orders[order_id]
 
 
-@env.tool(effect="read", errors={"customer_not_found": "No customer {customer_id}; use find_customer."})
+@env.tool(
+    effect="read",
+    errors={"customer_not_found": "No customer {customer_id}; use find_customer."},
+    refs={"customer_id": "customers"},
+)
 def list_orders(
     state: State,
     *,
-    customer_id: Annotated[str, Field(json_schema_extra={"x-ref": "customers"})],
+    customer_id: str,
     status: Literal["placed", "packed", "out_for_delivery", "delivered", "cancelled"] | None = None,
 ) -> list[Order]:
     """A customer's orders, oldest first, optionally only those with one status."""
@@ -892,13 +902,9 @@ def list_orders(
         "not_cancellable": "Order {order_id} is {status}; only placed orders can be cancelled.",
         "cutoff_passed": "Order {order_id} is delivered from {start} on {date}; changes close 2 hours before the slot starts.",
     },
+    refs={"customer_id": "customers", "order_id": "orders"},
 )
-def cancel_order(
-    state: State,
-    *,
-    customer_id: Annotated[str, Field(json_schema_extra={"x-ref": "customers"})],
-    order_id: Annotated[str, Field(json_schema_extra={"x-ref": "orders"})],
-) -> CancelResult:
+def cancel_order(state: State, *, customer_id: str, order_id: str) -> CancelResult:
     """Cancel a customer's placed order, until 2 hours before its delivery slot starts. The full amount is refunded to the original payment, the stock is released and the slot freed."""
     known_customer(state, customer_id)
     order = own_order(state, customer_id, order_id)
@@ -934,13 +940,10 @@ def cancel_order(
         "card_expired": "Card {payment_method} expired in {expires}, so the extra fee of {amount} cannot be charged.",
         "insufficient_store_credit": "Store credit of {balance} does not cover the extra fee of {amount}.",
     },
+    refs={"customer_id": "customers", "order_id": "orders", "slot_id": "delivery_slots"},
 )
 def reschedule_delivery(
-    state: State,
-    *,
-    customer_id: Annotated[str, Field(json_schema_extra={"x-ref": "customers"})],
-    order_id: Annotated[str, Field(json_schema_extra={"x-ref": "orders"})],
-    slot_id: Annotated[str, Field(description="The new slot.", json_schema_extra={"x-ref": "delivery_slots"})],
+    state: State, *, customer_id: str, order_id: str, slot_id: Annotated[str, Field(description="The new slot.")]
 ) -> RescheduleResult:
     """Move a customer's placed order to another delivery slot, until 2 hours before its current slot starts. The delivery fee is recomputed for the new slot; a difference is charged to or refunded on the original payment."""
     customer = known_customer(state, customer_id)
@@ -994,13 +997,14 @@ def reschedule_delivery(
         "invalid_quantity": "Quantity must be at least 1, not {quantity}.",
         "quantity_exceeds": "Order {order_id} had {ordered} of {name}, {already} already credited; {quantity} more cannot be credited.",
     },
+    refs={"customer_id": "customers", "order_id": "orders", "product_id": "products"},
 )
 def report_item_problem(
     state: State,
     *,
-    customer_id: Annotated[str, Field(json_schema_extra={"x-ref": "customers"})],
-    order_id: Annotated[str, Field(json_schema_extra={"x-ref": "orders"})],
-    product_id: Annotated[str, Field(json_schema_extra={"x-ref": "products"})],
+    customer_id: str,
+    order_id: str,
+    product_id: str,
     quantity: Annotated[int, Field(description="Units missing or damaged.")],
     reason: Literal["missing", "damaged"],
 ) -> ItemRefundResult:

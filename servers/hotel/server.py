@@ -504,8 +504,10 @@ def search_hotels(state: State, *, city: str) -> list[Hotel]:
     return sorted(city_hotels(state, city), key=lambda h: h["name"])
 
 
-@env.tool(effect="read", errors={"hotel_not_found": "No hotel {hotel_id}; use search_hotels."})
-def get_hotel(state: State, *, hotel_id: Annotated[str, Field(json_schema_extra={"x-ref": "hotels"})]) -> Hotel:
+@env.tool(
+    effect="read", errors={"hotel_not_found": "No hotel {hotel_id}; use search_hotels."}, refs={"hotel_id": "hotels"}
+)
+def get_hotel(state: State, *, hotel_id: str) -> Hotel:
     """Get one hotel, with its check-in time and free-cancellation hours."""
     hotel = state.hotels.get(hotel_id)
     if hotel is None:
@@ -581,11 +583,12 @@ def search_available_rooms(
         "stay_too_long": "A stay is at most 14 nights; {check_in} to {check_out} is {nights}.",
         "room_unavailable": "Room {room_id} is already booked for some nights between {check_in} and {check_out}.",
     },
+    refs={"room_id": "rooms"},
 )
 def quote_stay(
     state: State,
     *,
-    room_id: Annotated[str, Field(json_schema_extra={"x-ref": "rooms"})],
+    room_id: str,
     check_in: str,
     check_out: str,
     rate_plan: Literal["flexible", "nonrefundable"] = "flexible",
@@ -622,12 +625,11 @@ def find_guest(state: State, *, email: str) -> Guest:
     raise ToolError("guest_not_found", email=email)
 
 
-@env.tool(effect="read", errors={"guest_not_found": "No guest {guest_id}; use find_guest."})
+@env.tool(
+    effect="read", errors={"guest_not_found": "No guest {guest_id}; use find_guest."}, refs={"guest_id": "guests"}
+)
 def list_guest_bookings(
-    state: State,
-    *,
-    guest_id: Annotated[str, Field(json_schema_extra={"x-ref": "guests"})],
-    status: Literal["confirmed", "checked_in", "completed", "cancelled"] | None = None,
+    state: State, *, guest_id: str, status: Literal["confirmed", "checked_in", "completed", "cancelled"] | None = None
 ) -> list[Booking]:
     """A guest's bookings, by check-in date, optionally only those with one status."""
     guest_of(state, guest_id)
@@ -637,16 +639,14 @@ def list_guest_bookings(
     return sorted(found, key=lambda b: (b["check_in"], b["booking_id"]))
 
 
-@env.tool(effect="read", errors={"booking_not_found": "No booking {booking_id}."})
-def get_booking(state: State, *, booking_id: Annotated[str, Field(json_schema_extra={"x-ref": "bookings"})]) -> Booking:
+@env.tool(effect="read", errors={"booking_not_found": "No booking {booking_id}."}, refs={"booking_id": "bookings"})
+def get_booking(state: State, *, booking_id: str) -> Booking:
     """Get one booking with its nightly rates, payment state and free-cancellation deadline."""
     return booking_of(state, booking_id)
 
 
-@env.tool(effect="read", errors={"booking_not_found": "No booking {booking_id}."})
-def list_payments(
-    state: State, *, booking_id: Annotated[str, Field(json_schema_extra={"x-ref": "bookings"})]
-) -> list[Payment]:
+@env.tool(effect="read", errors={"booking_not_found": "No booking {booking_id}."}, refs={"booking_id": "bookings"})
+def list_payments(state: State, *, booking_id: str) -> list[Payment]:
     """The card charges and refunds of a booking, oldest first."""
     booking_of(state, booking_id)
     found = [p for p in state.payments.values() if p["booking_id"] == booking_id]
@@ -696,11 +696,12 @@ def register_guest(state: State, *, name: str, email: str, phone: str) -> Guest:
         "card_expired": "That card expired in {expires}.",
         "duplicate_payment_method": "Guest {guest_id} already has this card on file ({method_id}).",
     },
+    refs={"guest_id": "guests"},
 )
 def add_payment_method(
     state: State,
     *,
-    guest_id: Annotated[str, Field(json_schema_extra={"x-ref": "guests"})],
+    guest_id: str,
     brand: Literal["visa", "mastercard", "amex", "discover"],
     last4: Annotated[str, Field(description="Last four digits of the card number.")],
     expires: Annotated[str, Field(description="Expiry month, YYYY-MM.")],
@@ -738,12 +739,13 @@ def add_payment_method(
         "invalid_points_amount": "Points are redeemed in multiples of 100, worth at most the stay's total of {total}; {points} is not allowed.",
         "insufficient_loyalty_points": "Guest {guest_id} has {balance} points, fewer than the {points} requested.",
     },
+    refs={"guest_id": "guests", "room_id": "rooms"},
 )
 def book_room(
     state: State,
     *,
-    guest_id: Annotated[str, Field(json_schema_extra={"x-ref": "guests"})],
-    room_id: Annotated[str, Field(json_schema_extra={"x-ref": "rooms"})],
+    guest_id: str,
+    room_id: str,
     check_in: str,
     check_out: str,
     num_guests: int,
@@ -822,10 +824,9 @@ def book_room(
         "non_refundable": "Booking {booking_id} is non-refundable: it cannot be cancelled, changed or transferred.",
         "cancellation_window_passed": "Booking {booking_id} checks in on {check_in}; from the check-in date on it can only be handled by the hotel.",
     },
+    refs={"booking_id": "bookings"},
 )
-def cancel_booking(
-    state: State, *, booking_id: Annotated[str, Field(json_schema_extra={"x-ref": "bookings"})]
-) -> CancellationResult:
+def cancel_booking(state: State, *, booking_id: str) -> CancellationResult:
     """Cancel a confirmed booking. Before its free-cancellation deadline the card is refunded in full and redeemed points are returned; after it the first night is kept as a fee."""
     import datetime
 
@@ -875,14 +876,9 @@ def cancel_booking(
         "points_exceed_total": "The {points} points redeemed on booking {booking_id} are worth more than the new total of {total}.",
         "card_expired": "The booking's card {payment_method_id} expired in {expires}, so the extra {amount} cannot be charged.",
     },
+    refs={"booking_id": "bookings"},
 )
-def change_dates(
-    state: State,
-    *,
-    booking_id: Annotated[str, Field(json_schema_extra={"x-ref": "bookings"})],
-    new_check_in: str,
-    new_check_out: str,
-) -> ChangeResult:
+def change_dates(state: State, *, booking_id: str, new_check_in: str, new_check_out: str) -> ChangeResult:
     """Move a confirmed flexible booking to new dates in the same room before its free-cancellation deadline. The stay is re-priced; the difference is charged to or refunded on the booking's card."""
     booking = booking_of(state, booking_id)
     check_changeable(state, booking_id)
@@ -918,13 +914,9 @@ def change_dates(
         "room_unavailable": "Room {room_id} is already booked for some nights between {check_in} and {check_out}.",
         "card_expired": "The booking's card {payment_method_id} expired in {expires}, so the extra {amount} cannot be charged.",
     },
+    refs={"booking_id": "bookings", "new_room_id": "rooms"},
 )
-def change_room(
-    state: State,
-    *,
-    booking_id: Annotated[str, Field(json_schema_extra={"x-ref": "bookings"})],
-    new_room_id: Annotated[str, Field(json_schema_extra={"x-ref": "rooms"})],
-) -> ChangeResult:
+def change_room(state: State, *, booking_id: str, new_room_id: str) -> ChangeResult:
     """Move a confirmed flexible booking to another room of the same hotel for the same dates, before its free-cancellation deadline. The stay is re-priced; the difference is charged or refunded."""
     booking = booking_of(state, booking_id)
     room = state.rooms.get(new_room_id)
@@ -961,12 +953,13 @@ def change_room(
         "payment_method_not_on_file": "Payment method {payment_method_id} is not on file for guest {guest_id}.",
         "card_expired": "Card {payment_method_id} expired in {expires}.",
     },
+    refs={"booking_id": "bookings", "new_guest_id": "guests"},
 )
 def transfer_booking(
     state: State,
     *,
-    booking_id: Annotated[str, Field(json_schema_extra={"x-ref": "bookings"})],
-    new_guest_id: Annotated[str, Field(json_schema_extra={"x-ref": "guests"})],
+    booking_id: str,
+    new_guest_id: str,
     payment_method_id: Annotated[str, Field(description="A method_id from the new guest's payment_methods.")],
 ) -> ChangeResult:
     """Transfer a confirmed flexible booking to another registered guest before its free-cancellation deadline. The new guest is charged on their card and the original payer refunded in full."""

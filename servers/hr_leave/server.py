@@ -344,10 +344,12 @@ def find_employee(state: State, *, email: str) -> EmployeeCard:
     raise ToolError("employee_not_found", email=email)
 
 
-@env.tool(effect="read", errors={"employee_not_found": "No employee {employee_id}; use find_employee."})
-def get_leave_balances(
-    state: State, *, employee_id: Annotated[str, Field(json_schema_extra={"x-ref": "employees"})]
-) -> list[BalanceView]:
+@env.tool(
+    effect="read",
+    errors={"employee_not_found": "No employee {employee_id}; use find_employee."},
+    refs={"employee_id": "employees"},
+)
+def get_leave_balances(state: State, *, employee_id: str) -> list[BalanceView]:
     """An employee's 2024 balances (annual, sick, personal) with the days still available."""
     emp = known_employee(state, employee_id)
     return [
@@ -394,14 +396,9 @@ def list_holidays(
         "invalid_dates": "Invalid dates {start_date} to {end_date}: use YYYY-MM-DD with the end on or after the start.",
         "range_too_long": "Count at most one year at a time, not {start_date} to {end_date}.",
     },
+    refs={"employee_id": "employees"},
 )
-def count_working_days(
-    state: State,
-    *,
-    employee_id: Annotated[str, Field(json_schema_extra={"x-ref": "employees"})],
-    start_date: str,
-    end_date: str,
-) -> WorkingDays:
+def count_working_days(state: State, *, employee_id: str, start_date: str, end_date: str) -> WorkingDays:
     """Count the working days between two dates (inclusive) for an employee: weekdays minus their office's public holidays. Nothing is booked."""
     import datetime
 
@@ -432,12 +429,13 @@ def count_working_days(
     }
 
 
-@env.tool(effect="read", errors={"employee_not_found": "No employee {employee_id}; use find_employee."})
+@env.tool(
+    effect="read",
+    errors={"employee_not_found": "No employee {employee_id}; use find_employee."},
+    refs={"employee_id": "employees"},
+)
 def list_employee_requests(
-    state: State,
-    *,
-    employee_id: Annotated[str, Field(json_schema_extra={"x-ref": "employees"})],
-    status: Literal["pending", "approved", "rejected", "cancelled"] | None = None,
+    state: State, *, employee_id: str, status: Literal["pending", "approved", "rejected", "cancelled"] | None = None
 ) -> list[LeaveRequest]:
     """An employee's own leave requests, by start date, optionally only those with one status."""
     known_employee(state, employee_id)
@@ -455,11 +453,12 @@ def list_employee_requests(
         "employee_not_found": "No employee {employee_id}; use find_employee.",
         "no_reports": "{name} has no direct reports.",
     },
+    refs={"manager_id": "employees"},
 )
 def list_team_requests(
     state: State,
     *,
-    manager_id: Annotated[str, Field(json_schema_extra={"x-ref": "employees"})],
+    manager_id: str,
     status: Annotated[
         Literal["pending", "approved", "rejected", "cancelled"] | None, Field(description="Null for every status.")
     ] = "pending",
@@ -490,10 +489,8 @@ def list_team_requests(
     return found
 
 
-@env.tool(effect="read", errors={"request_not_found": "No request {request_id}."})
-def get_request(
-    state: State, *, request_id: Annotated[str, Field(json_schema_extra={"x-ref": "requests"})]
-) -> LeaveRequest:
+@env.tool(effect="read", errors={"request_not_found": "No request {request_id}."}, refs={"request_id": "requests"})
+def get_request(state: State, *, request_id: str) -> LeaveRequest:
     """One leave request with its history of decisions."""
     request = known_request(state, request_id)
     return request
@@ -514,11 +511,12 @@ def get_request(
         "overlap": "{start_date} to {end_date} overlaps {name}'s {status} request {request_id} ({other_start} to {other_end}).",
         "insufficient_balance": "{name} has {available} {type_name} days available; this request needs {days}.",
     },
+    refs={"employee_id": "employees"},
 )
 def submit_leave_request(
     state: State,
     *,
-    employee_id: Annotated[str, Field(json_schema_extra={"x-ref": "employees"})],
+    employee_id: str,
     leave_type: Literal["annual", "sick", "personal", "unpaid"],
     start_date: str,
     end_date: str,
@@ -635,18 +633,13 @@ def submit_leave_request(
         "already_started": "Request {request_id} started on {start_date}; it can no longer be approved.",
         "team_coverage": "Approving {request_id} would put three of {name}'s team on leave on {date}: {away} already are.",
     },
+    refs={"request_id": "requests", "manager_id": "employees"},
 )
 def approve_request(
     state: State,
     *,
-    request_id: Annotated[str, Field(json_schema_extra={"x-ref": "requests"})],
-    manager_id: Annotated[
-        str,
-        Field(
-            description="The manager deciding; the requester's direct manager.",
-            json_schema_extra={"x-ref": "employees"},
-        ),
-    ],
+    request_id: str,
+    manager_id: Annotated[str, Field(description="The manager deciding; the requester's direct manager.")],
     note: str = "",
 ) -> LeaveRequest:
     """Approve a pending request, as the employee's direct manager, before it starts. The days move from pending to used. Refused if it would put a third of the manager's direct reports on leave on one date."""
@@ -700,18 +693,13 @@ def approve_request(
         "not_pending": "Request {request_id} is {status}; only pending requests can be decided.",
         "reason_required": "A rejection needs a reason for the employee.",
     },
+    refs={"request_id": "requests", "manager_id": "employees"},
 )
 def reject_request(
     state: State,
     *,
-    request_id: Annotated[str, Field(json_schema_extra={"x-ref": "requests"})],
-    manager_id: Annotated[
-        str,
-        Field(
-            description="The manager deciding; the requester's direct manager.",
-            json_schema_extra={"x-ref": "employees"},
-        ),
-    ],
+    request_id: str,
+    manager_id: Annotated[str, Field(description="The manager deciding; the requester's direct manager.")],
     reason: Annotated[str, Field(description="Why it is rejected (required).")],
 ) -> LeaveRequest:
     """Reject a pending request, as the employee's direct manager, with a reason. Pending days are released."""
@@ -732,15 +720,13 @@ def reject_request(
         "not_cancellable": "Request {request_id} is already {status}.",
         "already_started": "Request {request_id} started on {start_date}; leave that has started cannot be cancelled here. Contact HR.",
     },
+    refs={"request_id": "requests", "employee_id": "employees"},
 )
 def cancel_request(
     state: State,
     *,
-    request_id: Annotated[str, Field(json_schema_extra={"x-ref": "requests"})],
-    employee_id: Annotated[
-        str,
-        Field(description="The employee asking; it must be their request.", json_schema_extra={"x-ref": "employees"}),
-    ],
+    request_id: str,
+    employee_id: Annotated[str, Field(description="The employee asking; it must be their request.")],
 ) -> LeaveRequest:
     """Cancel an employee's own pending request, or an approved one that has not started yet. Its days go back to the balance."""
     request = known_request(state, request_id)

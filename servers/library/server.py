@@ -507,8 +507,10 @@ def search_catalog(
     return sorted(found, key=lambda t: (t["title"], t["format"], t["title_id"]))
 
 
-@env.tool(effect="read", errors={"title_not_found": "No title {title_id}; use search_catalog."})
-def get_title(state: State, *, title_id: Annotated[str, Field(json_schema_extra={"x-ref": "titles"})]) -> TitleDetail:
+@env.tool(
+    effect="read", errors={"title_not_found": "No title {title_id}; use search_catalog."}, refs={"title_id": "titles"}
+)
+def get_title(state: State, *, title_id: str) -> TitleDetail:
     """One title with each copy's branch and status (and due date when on loan) and its hold queue length."""
     title = title_record(state, title_id)
     due = {ln["copy_id"]: ln["due"] for ln in state.loans.values() if ln["status"] == "active"}
@@ -540,10 +542,10 @@ def get_title(state: State, *, title_id: Annotated[str, Field(json_schema_extra=
     }
 
 
-@env.tool(effect="read", errors={"member_not_found": "No member {member_id}; use find_member."})
-def get_member_account(
-    state: State, *, member_id: Annotated[str, Field(json_schema_extra={"x-ref": "members"})]
-) -> Account:
+@env.tool(
+    effect="read", errors={"member_not_found": "No member {member_id}; use find_member."}, refs={"member_id": "members"}
+)
+def get_member_account(state: State, *, member_id: str) -> Account:
     """A member's account: active loans (with days overdue and the fine if returned today), active holds with queue positions, unpaid fines, the amount owed and whether they can borrow."""
     import datetime
 
@@ -638,15 +640,14 @@ def get_member_account(
         "hold_at_other_branch": "The copy of {title} held for {name} waits at {branch}; it can only be collected there.",
         "none_available": "No copy of {title} is on the shelf at {branch}. {where}",
     },
+    refs={"member_id": "members", "title_id": "titles", "branch_id": "branches"},
 )
 def checkout_title(
     state: State,
     *,
-    member_id: Annotated[str, Field(json_schema_extra={"x-ref": "members"})],
-    title_id: Annotated[str, Field(json_schema_extra={"x-ref": "titles"})],
-    branch_id: Annotated[
-        str, Field(description="The branch where the member is.", json_schema_extra={"x-ref": "branches"})
-    ],
+    member_id: str,
+    title_id: str,
+    branch_id: Annotated[str, Field(description="The branch where the member is.")],
 ) -> Loan:
     """Lend a copy of a title to a member at the branch desk they are at: the copy held for them there if they have a ready hold, else the first copy on that branch's shelf."""
     import datetime
@@ -739,14 +740,13 @@ def checkout_title(
         "renewal_limit": "Loan {loan_id} has already been renewed {renewals} times, the most allowed.",
         "holds_waiting": "Other members are waiting for {title}, so it cannot be renewed.",
     },
+    refs={"loan_id": "loans", "member_id": "members"},
 )
 def renew_loan(
     state: State,
     *,
-    loan_id: Annotated[str, Field(json_schema_extra={"x-ref": "loans"})],
-    member_id: Annotated[
-        str, Field(description="The member asking; it must be their loan.", json_schema_extra={"x-ref": "members"})
-    ],
+    loan_id: str,
+    member_id: Annotated[str, Field(description="The member asking; it must be their loan.")],
 ) -> Loan:
     """Renew a member's active loan for one more loan period, counted from its current due date."""
     import datetime
@@ -782,14 +782,13 @@ def renew_loan(
         "branch_not_found": "No branch {branch_id}; use list_branches.",
         "not_on_loan": "Copy {copy_id} is not on loan (it is {status}).",
     },
+    refs={"copy_id": "copies", "branch_id": "branches"},
 )
 def return_copy(
     state: State,
     *,
-    copy_id: Annotated[str, Field(json_schema_extra={"x-ref": "copies"})],
-    branch_id: Annotated[
-        str, Field(description="The branch where the copy is handed in.", json_schema_extra={"x-ref": "branches"})
-    ],
+    copy_id: str,
+    branch_id: Annotated[str, Field(description="The branch where the copy is handed in.")],
 ) -> ReturnResult:
     """Check in a returned copy at a branch. Raises the overdue fine if it is late, then sends the copy to the oldest waiting hold for its title (onto that hold's pickup shelf) or back on this branch's shelf."""
     import datetime
@@ -854,14 +853,9 @@ def return_copy(
         "copy_available": "A copy of {title} is on the shelf at {branches}: borrow it there instead of placing a hold.",
         "no_copies": "The library has no copy of {title} that circulates, so it cannot be held.",
     },
+    refs={"member_id": "members", "title_id": "titles", "pickup_branch": "branches"},
 )
-def place_hold(
-    state: State,
-    *,
-    member_id: Annotated[str, Field(json_schema_extra={"x-ref": "members"})],
-    title_id: Annotated[str, Field(json_schema_extra={"x-ref": "titles"})],
-    pickup_branch: Annotated[str, Field(json_schema_extra={"x-ref": "branches"})],
-) -> Hold:
+def place_hold(state: State, *, member_id: str, title_id: str, pickup_branch: str) -> Hold:
     """Place a hold on a title for pickup at a branch. Only when no copy of the title is on any shelf; the member joins the end of the title's queue."""
     member = member_record(state, member_id)
     title = title_record(state, title_id)
@@ -912,14 +906,13 @@ def place_hold(
         "not_members_hold": "Hold {hold_id} is not {member_id}'s.",
         "hold_not_active": "Hold {hold_id} is already {status}.",
     },
+    refs={"hold_id": "holds", "member_id": "members"},
 )
 def cancel_hold(
     state: State,
     *,
-    hold_id: Annotated[str, Field(json_schema_extra={"x-ref": "holds"})],
-    member_id: Annotated[
-        str, Field(description="The member asking; it must be their hold.", json_schema_extra={"x-ref": "members"})
-    ],
+    hold_id: str,
+    member_id: Annotated[str, Field(description="The member asking; it must be their hold.")],
 ) -> Hold:
     """Cancel a member's waiting or ready hold. A ready hold's copy passes to the next waiting hold, or goes back on the shelf."""
     import datetime
@@ -960,12 +953,10 @@ def cancel_hold(
         "nothing_owed": "{name} has no unpaid fines.",
         "overpayment": "{name} owes ${owed}; a payment of ${amount} is more than that.",
     },
+    refs={"member_id": "members"},
 )
 def pay_fines(
-    state: State,
-    *,
-    member_id: Annotated[str, Field(json_schema_extra={"x-ref": "members"})],
-    amount: Annotated[Number, Field(description="Dollars and cents, more than 0.")],
+    state: State, *, member_id: str, amount: Annotated[Number, Field(description="Dollars and cents, more than 0.")]
 ) -> PaymentResult:
     """Take a payment towards a member's unpaid fines, applied to the oldest fines first. The amount may not exceed what is owed."""
     member = member_record(state, member_id)
@@ -1008,14 +999,13 @@ def pay_fines(
         "not_members_loan": "Loan {loan_id} is not on {member_id}'s account.",
         "loan_not_active": "Loan {loan_id} is {status}; only items on loan can be reported lost.",
     },
+    refs={"loan_id": "loans", "member_id": "members"},
 )
 def report_lost(
     state: State,
     *,
-    loan_id: Annotated[str, Field(json_schema_extra={"x-ref": "loans"})],
-    member_id: Annotated[
-        str, Field(description="The member reporting; it must be their loan.", json_schema_extra={"x-ref": "members"})
-    ],
+    loan_id: str,
+    member_id: Annotated[str, Field(description="The member reporting; it must be their loan.")],
 ) -> LostResult:
     """Mark a member's active loan as lost: the copy leaves the collection and a fine of the title's replacement cost is raised."""
     loan = members_loan(state, loan_id, member_id)

@@ -355,12 +355,13 @@ def find_patient(
     raise ToolError("patient_not_found")
 
 
-@env.tool(effect="read", errors={"patient_not_found": "No patient {patient_id}; use find_patient."})
+@env.tool(
+    effect="read",
+    errors={"patient_not_found": "No patient {patient_id}; use find_patient."},
+    refs={"patient_id": "patients"},
+)
 def list_prescriptions(
-    state: State,
-    *,
-    patient_id: Annotated[str, Field(json_schema_extra={"x-ref": "patients"})],
-    status: Literal["active", "on_hold", "cancelled"] | None = None,
+    state: State, *, patient_id: str, status: Literal["active", "on_hold", "cancelled"] | None = None
 ) -> list[PrescriptionView]:
     """A patient's prescriptions with drug names, expiry, fills remaining, the last fill date, the earliest date of the next fill, and any fill waiting for pickup."""
     patient_record(state, patient_id)
@@ -428,13 +429,9 @@ def search_drugs(state: State, *, query: str) -> list[Drug]:
         "patient_not_found": "No patient {patient_id}; use find_patient.",
         "drug_not_found": "No drug {drug_id}; use search_drugs.",
     },
+    refs={"patient_id": "patients", "drug_id": "drugs"},
 )
-def check_interactions(
-    state: State,
-    *,
-    patient_id: Annotated[str, Field(json_schema_extra={"x-ref": "patients"})],
-    drug_id: Annotated[str, Field(json_schema_extra={"x-ref": "drugs"})],
-) -> InteractionReport:
+def check_interactions(state: State, *, patient_id: str, drug_id: str) -> InteractionReport:
     """Screen a drug for a patient: allergy conflict, and interactions with the patient's other active, unexpired prescriptions."""
     patient = patient_record(state, patient_id)
     drug = state.drugs.get(drug_id)
@@ -467,12 +464,13 @@ def check_interactions(
     }
 
 
-@env.tool(effect="read", errors={"patient_not_found": "No patient {patient_id}; use find_patient."})
+@env.tool(
+    effect="read",
+    errors={"patient_not_found": "No patient {patient_id}; use find_patient."},
+    refs={"patient_id": "patients"},
+)
 def list_fills(
-    state: State,
-    *,
-    patient_id: Annotated[str, Field(json_schema_extra={"x-ref": "patients"})],
-    status: Literal["ready", "picked_up", "cancelled"] | None = None,
+    state: State, *, patient_id: str, status: Literal["ready", "picked_up", "cancelled"] | None = None
 ) -> list[Fill]:
     """A patient's fills, newest first, optionally only one status."""
     patient_record(state, patient_id)
@@ -505,14 +503,13 @@ def list_pharmacists(state: State, *, on_duty_only: bool = True) -> list[Pharmac
         "out_of_stock": "{drug_name} has {stock} units in stock, fewer than the {quantity} needed.",
         "major_interaction": "Major interaction between {drug_name} and {other_name} ({rx_other}): {effect}. The pharmacist on duty must review and approve the fill.",
     },
+    refs={"rx_id": "prescriptions", "pharmacist_id": "pharmacists"},
 )
 def fill_prescription(
     state: State,
     *,
-    rx_id: Annotated[str, Field(json_schema_extra={"x-ref": "prescriptions"})],
-    pharmacist_id: Annotated[
-        str, Field(description="The on-duty pharmacist verifying the fill.", json_schema_extra={"x-ref": "pharmacists"})
-    ],
+    rx_id: str,
+    pharmacist_id: Annotated[str, Field(description="The on-duty pharmacist verifying the fill.")],
     override_major_interaction: Annotated[
         bool, Field(description="Only when the on-duty pharmacist approved this fill despite a major interaction.")
     ] = False,
@@ -614,8 +611,9 @@ def fill_prescription(
         "fill_not_found": "No fill {fill_id}.",
         "not_ready": "Fill {fill_id} is {status}; only fills waiting for pickup can be cancelled.",
     },
+    refs={"fill_id": "fills"},
 )
-def cancel_fill(state: State, *, fill_id: Annotated[str, Field(json_schema_extra={"x-ref": "fills"})]) -> Fill:
+def cancel_fill(state: State, *, fill_id: str) -> Fill:
     """Cancel a fill that is waiting for pickup: its stock is returned and the fill is given back to the prescription."""
     fill = fill_record(state, fill_id)
     if fill["status"] != "ready":
@@ -635,8 +633,9 @@ def cancel_fill(state: State, *, fill_id: Annotated[str, Field(json_schema_extra
         "fill_not_found": "No fill {fill_id}.",
         "not_ready": "Fill {fill_id} is {status}; only fills waiting for pickup can be handed out.",
     },
+    refs={"fill_id": "fills"},
 )
-def pick_up_fill(state: State, *, fill_id: Annotated[str, Field(json_schema_extra={"x-ref": "fills"})]) -> Fill:
+def pick_up_fill(state: State, *, fill_id: str) -> Fill:
     """Hand a ready fill to the verified patient (marks it picked up today)."""
     fill = fill_record(state, fill_id)
     if fill["status"] != "ready":
@@ -656,10 +655,9 @@ def pick_up_fill(state: State, *, fill_id: Annotated[str, Field(json_schema_extr
         "dispense_as_written": "The prescriber wrote prescription {rx_id} as dispense-as-written; it cannot be switched to a generic.",
         "no_generic_equivalent": "{drug_name} has no generic equivalent in our formulary.",
     },
+    refs={"rx_id": "prescriptions"},
 )
-def switch_to_generic(
-    state: State, *, rx_id: Annotated[str, Field(json_schema_extra={"x-ref": "prescriptions"})]
-) -> Prescription:
+def switch_to_generic(state: State, *, rx_id: str) -> Prescription:
     """Switch an active brand-name prescription to its generic equivalent (later fills dispense the generic), unless the prescriber wrote "dispense as written"."""
     rx = rx_record(state, rx_id)
     if rx["status"] != "active":
@@ -684,11 +682,12 @@ def switch_to_generic(
         "unknown_allergy": "Unknown allergy class {allergy}; use one of: {known}.",
         "already_recorded": "{name} already has a recorded {allergy} allergy.",
     },
+    refs={"patient_id": "patients"},
 )
 def add_allergy(
     state: State,
     *,
-    patient_id: Annotated[str, Field(json_schema_extra={"x-ref": "patients"})],
+    patient_id: str,
     allergy: Annotated[
         str,
         Field(
@@ -740,10 +739,9 @@ def add_allergy(
         "already_set": "Prescription {rx_id} is already {status}.",
         "allergy_conflict": "{patient_name} is allergic to {allergy_class}; prescription {rx_id} stays on hold for the prescriber.",
     },
+    refs={"rx_id": "prescriptions"},
 )
-def set_prescription_hold(
-    state: State, *, rx_id: Annotated[str, Field(json_schema_extra={"x-ref": "prescriptions"})], on_hold: bool
-) -> Prescription:
+def set_prescription_hold(state: State, *, rx_id: str, on_hold: bool) -> Prescription:
     """Put an active prescription on hold (on_hold true) or resume a held one (on_hold false). A prescription that conflicts with a recorded allergy cannot be resumed."""
     rx = rx_record(state, rx_id)
     if rx["status"] == "cancelled":

@@ -408,10 +408,10 @@ def find_member(state: State, *, email: str) -> Member:
     raise ToolError("member_not_found", email=email)
 
 
-@env.tool(effect="read", errors={"member_not_found": "No member {member_id}; use find_member."})
-def list_projects(
-    state: State, *, member_id: Annotated[str, Field(json_schema_extra={"x-ref": "members"})]
-) -> list[ProjectView]:
+@env.tool(
+    effect="read", errors={"member_not_found": "No member {member_id}; use find_member."}, refs={"member_id": "members"}
+)
+def list_projects(state: State, *, member_id: str) -> list[ProjectView]:
     """The projects a member belongs to (every project for an admin), with each project's members and their roles."""
     member = member_of(state, member_id)
     views: list[ProjectView] = []
@@ -451,11 +451,12 @@ def list_projects(
         "project_not_found": "No project {project_id}; see list_projects.",
         "sprint_not_found": "No sprint {sprint_id} in project {project_id}; see list_sprints.",
     },
+    refs={"project_id": "projects"},
 )
 def search_issues(
     state: State,
     *,
-    project_id: Annotated[str, Field(json_schema_extra={"x-ref": "projects"})],
+    project_id: str,
     status: Literal["todo", "in_progress", "in_review", "done", "cancelled"] | None = None,
     assignee_id: str | None = None,
     sprint_id: Annotated[str | None, Field(description='A sprint id, or "backlog".')] = None,
@@ -487,8 +488,8 @@ def search_issues(
     return sorted(found, key=lambda i: issue_number(state, i["issue_id"]))
 
 
-@env.tool(effect="read", errors={"issue_not_found": "No issue {issue_id}."})
-def get_issue(state: State, *, issue_id: Annotated[str, Field(json_schema_extra={"x-ref": "issues"})]) -> IssueDetail:
+@env.tool(effect="read", errors={"issue_not_found": "No issue {issue_id}."}, refs={"issue_id": "issues"})
+def get_issue(state: State, *, issue_id: str) -> IssueDetail:
     """One issue with all its comments."""
     issue = state.issues.get(issue_id.strip().upper())
     if issue is None:
@@ -497,10 +498,12 @@ def get_issue(state: State, *, issue_id: Annotated[str, Field(json_schema_extra=
     return {"issue": issue, "comments": sorted(comments, key=lambda c: (c["created_at"], c["comment_id"]))}
 
 
-@env.tool(effect="read", errors={"project_not_found": "No project {project_id}; see list_projects."})
-def list_sprints(
-    state: State, *, project_id: Annotated[str, Field(json_schema_extra={"x-ref": "projects"})]
-) -> list[SprintView]:
+@env.tool(
+    effect="read",
+    errors={"project_not_found": "No project {project_id}; see list_projects."},
+    refs={"project_id": "projects"},
+)
+def list_sprints(state: State, *, project_id: str) -> list[SprintView]:
     """A project's sprints by start date, with committed, completed and remaining points."""
     project_of(state, project_id)
     views: list[SprintView] = []
@@ -541,14 +544,13 @@ def list_sprints(
         "invalid_label": "Label '{label}' is invalid: use 1 to 30 lowercase letters, digits or dashes.",
         "assignee_not_eligible": "{assignee_id} cannot be assigned in {project_id}: assignees must be active developers or maintainers of the project.",
     },
+    refs={"project_id": "projects", "actor_id": "members"},
 )
 def create_issue(
     state: State,
     *,
-    project_id: Annotated[str, Field(json_schema_extra={"x-ref": "projects"})],
-    actor_id: Annotated[
-        str, Field(description="The member making the change.", json_schema_extra={"x-ref": "members"})
-    ],
+    project_id: str,
+    actor_id: Annotated[str, Field(description="The member making the change.")],
     title: str,
     kind: Literal["bug", "feature", "task", "chore"],
     priority: Literal["low", "medium", "high", "urgent"] = "medium",
@@ -621,14 +623,13 @@ def create_issue(
         "invalid_date": "Invalid due date {due_date}: use a YYYY-MM-DD date, today or later.",
         "over_capacity": "{sprint_name} has {committed} of {capacity} points committed; {points} more points do not fit.",
     },
+    refs={"issue_id": "issues", "actor_id": "members"},
 )
 def update_issue(
     state: State,
     *,
-    issue_id: Annotated[str, Field(json_schema_extra={"x-ref": "issues"})],
-    actor_id: Annotated[
-        str, Field(description="The member making the change.", json_schema_extra={"x-ref": "members"})
-    ],
+    issue_id: str,
+    actor_id: Annotated[str, Field(description="The member making the change.")],
     priority: Literal["low", "medium", "high", "urgent"] | None = None,
     story_points: Annotated[int | None, Field(description="1, 2, 3, 5, 8 or 13.")] = None,
     due_date: Annotated[str | None, Field(description="ISO date, today or later.")] = None,
@@ -689,14 +690,13 @@ def update_issue(
         "needs_assignee": "Issue {issue_id} has no assignee; an in-progress issue needs one.",
         "wip_limit": "{name} already has {count} issues in progress, the maximum.",
     },
+    refs={"issue_id": "issues", "actor_id": "members"},
 )
 def change_status(
     state: State,
     *,
-    issue_id: Annotated[str, Field(json_schema_extra={"x-ref": "issues"})],
-    actor_id: Annotated[
-        str, Field(description="The member making the change.", json_schema_extra={"x-ref": "members"})
-    ],
+    issue_id: str,
+    actor_id: Annotated[str, Field(description="The member making the change.")],
     status: Literal["todo", "in_progress", "in_review", "done", "cancelled"],
 ) -> Issue:
     """Move an issue along the workflow (todo, in_progress, in_review, done), cancel it, or reopen it. Developers may move only the issues assigned to them; cancelling and reopening are for maintainers."""
@@ -766,14 +766,13 @@ def change_status(
         "needs_assignee": "Issue {issue_id} is in progress and cannot be left without an assignee.",
         "wip_limit": "{name} already has {count} issues in progress, the maximum.",
     },
+    refs={"issue_id": "issues", "actor_id": "members"},
 )
 def assign_issue(
     state: State,
     *,
-    issue_id: Annotated[str, Field(json_schema_extra={"x-ref": "issues"})],
-    actor_id: Annotated[
-        str, Field(description="The member making the change.", json_schema_extra={"x-ref": "members"})
-    ],
+    issue_id: str,
+    actor_id: Annotated[str, Field(description="The member making the change.")],
     assignee_id: Annotated[str | None, Field(description="The new assignee; null to unassign.")],
 ) -> Issue:
     """Assign an unresolved issue to a member, or unassign it (assignee_id null). Maintainers may assign anyone eligible; developers may only take an unassigned issue or give up their own todo issue."""
@@ -819,14 +818,13 @@ def assign_issue(
         "not_permitted": "{name} is not a member of {project_id} and may not comment there.",
         "invalid_body": "A comment must be 1 to 2000 characters.",
     },
+    refs={"issue_id": "issues", "actor_id": "members"},
 )
 def add_comment(
     state: State,
     *,
-    issue_id: Annotated[str, Field(json_schema_extra={"x-ref": "issues"})],
-    actor_id: Annotated[
-        str, Field(description="The member making the change.", json_schema_extra={"x-ref": "members"})
-    ],
+    issue_id: str,
+    actor_id: Annotated[str, Field(description="The member making the change.")],
     body: Annotated[str, Field(description="1 to 2000 characters.")],
 ) -> Comment:
     """Comment on an issue as the acting member (any member of the project, viewers included)."""
@@ -867,14 +865,13 @@ def add_comment(
         "not_estimated": "Issue {issue_id} has no story points; estimate it before planning it into a sprint.",
         "over_capacity": "{sprint_name} has {committed} of {capacity} points committed; {points} more points do not fit.",
     },
+    refs={"issue_id": "issues", "actor_id": "members"},
 )
 def move_to_sprint(
     state: State,
     *,
-    issue_id: Annotated[str, Field(json_schema_extra={"x-ref": "issues"})],
-    actor_id: Annotated[
-        str, Field(description="The member making the change.", json_schema_extra={"x-ref": "members"})
-    ],
+    issue_id: str,
+    actor_id: Annotated[str, Field(description="The member making the change.")],
     sprint_id: Annotated[str | None, Field(description="The target sprint; null for the backlog.")],
 ) -> Issue:
     """Put an unresolved, estimated issue into a planned or active sprint of its project, or back to the backlog (sprint_id null). Maintainers only."""
@@ -912,14 +909,10 @@ def move_to_sprint(
         "not_planned": "{sprint_name} is {status}; only a planned sprint can be started.",
         "sprint_already_active": "{active_name} is still active in {project_id}; close it first.",
     },
+    refs={"sprint_id": "sprints", "actor_id": "members"},
 )
 def start_sprint(
-    state: State,
-    *,
-    sprint_id: Annotated[str, Field(json_schema_extra={"x-ref": "sprints"})],
-    actor_id: Annotated[
-        str, Field(description="The member making the change.", json_schema_extra={"x-ref": "members"})
-    ],
+    state: State, *, sprint_id: str, actor_id: Annotated[str, Field(description="The member making the change.")]
 ) -> Sprint:
     """Start a planned sprint; the project must have no active sprint. Maintainers only."""
     sprint = sprint_of(state, sprint_id)
@@ -949,14 +942,13 @@ def start_sprint(
         "invalid_target": "Unfinished issues can only move to a planned sprint of {project_id}, not {target}.",
         "over_capacity": "{sprint_name} has {committed} of {capacity} points committed; {points} more points do not fit.",
     },
+    refs={"sprint_id": "sprints", "actor_id": "members"},
 )
 def close_sprint(
     state: State,
     *,
-    sprint_id: Annotated[str, Field(json_schema_extra={"x-ref": "sprints"})],
-    actor_id: Annotated[
-        str, Field(description="The member making the change.", json_schema_extra={"x-ref": "members"})
-    ],
+    sprint_id: str,
+    actor_id: Annotated[str, Field(description="The member making the change.")],
     move_unfinished_to: Annotated[
         str | None, Field(description="A planned sprint of the project; null for the backlog.")
     ] = None,

@@ -505,11 +505,12 @@ def find_my_homes(state: State, *, email: str) -> list[HomeAccess]:
         "home_not_found": "No home {home_id}; use find_my_homes.",
         "room_not_found": "{home} has no room {room}. Rooms: {rooms}.",
     },
+    refs={"home_id": "homes"},
 )
 def list_devices(
     state: State,
     *,
-    home_id: Annotated[str, Field(json_schema_extra={"x-ref": "homes"})],
+    home_id: str,
     room: Annotated[str | None, Field(description="A room name (case-insensitive) or room id.")] = None,
     type: Literal["light", "plug", "speaker", "blinds", "thermostat", "lock", "camera"] | None = None,
 ) -> list[DeviceView]:
@@ -544,8 +545,12 @@ def list_devices(
     return found
 
 
-@env.tool(effect="read", errors={"device_not_found": "No device {device_id}; use list_devices."})
-def get_device(state: State, *, device_id: Annotated[str, Field(json_schema_extra={"x-ref": "devices"})]) -> Device:
+@env.tool(
+    effect="read",
+    errors={"device_not_found": "No device {device_id}; use list_devices."},
+    refs={"device_id": "devices"},
+)
+def get_device(state: State, *, device_id: str) -> Device:
     """One device with its full state."""
     return device_of(state, device_id)
 
@@ -562,11 +567,12 @@ def get_device(state: State, *, device_id: Annotated[str, Field(json_schema_extr
         "out_of_range": "{setting} must be {allowed}, not {value}.",
         "thermostat_off": "{name} is off; set a mode (heat, cool or auto) before a target temperature.",
     },
+    refs={"device_id": "devices"},
 )
 def set_device_state(
     state: State,
     *,
-    device_id: Annotated[str, Field(json_schema_extra={"x-ref": "devices"})],
+    device_id: str,
     actor_email: Annotated[
         str, Field(description="Email of the person asking; they must belong to the device's home.")
     ],
@@ -629,8 +635,8 @@ def set_device_state(
     return device
 
 
-@env.tool(effect="read", errors={"home_not_found": "No home {home_id}; use find_my_homes."})
-def list_scenes(state: State, *, home_id: Annotated[str, Field(json_schema_extra={"x-ref": "homes"})]) -> list[Scene]:
+@env.tool(effect="read", errors={"home_not_found": "No home {home_id}; use find_my_homes."}, refs={"home_id": "homes"})
+def list_scenes(state: State, *, home_id: str) -> list[Scene]:
     """A home's scenes with the settings each applies."""
     home_of(state, home_id)
     return sorted((s for s in state.scenes.values() if s["home_id"] == home_id), key=lambda s: s["name"])
@@ -651,11 +657,12 @@ def list_scenes(state: State, *, home_id: Annotated[str, Field(json_schema_extra
         "setting_not_supported": "{name} is a {type}{extra}: it has no {setting} setting.",
         "out_of_range": "{setting} for {name} must be {allowed}, not {value}.",
     },
+    refs={"home_id": "homes"},
 )
 def create_scene(
     state: State,
     *,
-    home_id: Annotated[str, Field(json_schema_extra={"x-ref": "homes"})],
+    home_id: str,
     actor_email: str,
     name: str,
     actions: Annotated[list[ActionInput], Field(description="One entry per device; at most 20.")],
@@ -733,10 +740,9 @@ def create_scene(
         "device_offline": "{scene} did not run: {names} offline. Nothing was changed.",
         "thermostat_off": "{scene} did not run: {name} is off and cannot take a target temperature. Nothing was changed.",
     },
+    refs={"scene_id": "scenes"},
 )
-def activate_scene(
-    state: State, *, scene_id: Annotated[str, Field(json_schema_extra={"x-ref": "scenes"})], actor_email: str
-) -> SceneRun:
+def activate_scene(state: State, *, scene_id: str, actor_email: str) -> SceneRun:
     """Run a scene now: every action is applied, or none if any device is offline or a setting is refused. Guests may run only scenes made of lights, blinds, speakers and plugs."""
     scene = scene_of(state, scene_id)
     role = member_role(state, scene["home_id"], actor_email)
@@ -795,10 +801,9 @@ def activate_scene(
         "not_allowed": "As a {role} of {home}, {email} cannot {what}.",
         "scene_in_use": "{name} is used by the schedules {schedules}; delete or change those first.",
     },
+    refs={"scene_id": "scenes"},
 )
-def delete_scene(
-    state: State, *, scene_id: Annotated[str, Field(json_schema_extra={"x-ref": "scenes"})], actor_email: str
-) -> Scene:
+def delete_scene(state: State, *, scene_id: str, actor_email: str) -> Scene:
     """Delete a scene (owners only). A scene that a schedule uses cannot be deleted."""
     scene = scene_of(state, scene_id)
     role = member_role(state, scene["home_id"], actor_email)
@@ -811,10 +816,8 @@ def delete_scene(
     return scene
 
 
-@env.tool(effect="read", errors={"home_not_found": "No home {home_id}; use find_my_homes."})
-def list_schedules(
-    state: State, *, home_id: Annotated[str, Field(json_schema_extra={"x-ref": "homes"})]
-) -> list[ScheduleView]:
+@env.tool(effect="read", errors={"home_not_found": "No home {home_id}; use find_my_homes."}, refs={"home_id": "homes"})
+def list_schedules(state: State, *, home_id: str) -> list[ScheduleView]:
     """A home's schedules with the scene each runs."""
     home_of(state, home_id)
     found: list[ScheduleView] = []
@@ -846,11 +849,12 @@ def list_schedules(
         "invalid_days": "Give each weekday at most once and at least one day.",
         "schedule_conflict": "{other} already runs at {time} on {days}; two enabled schedules cannot run at the same time.",
     },
+    refs={"scene_id": "scenes"},
 )
 def create_schedule(
     state: State,
     *,
-    scene_id: Annotated[str, Field(json_schema_extra={"x-ref": "scenes"})],
+    scene_id: str,
     actor_email: str,
     name: str,
     time: Annotated[str, Field(description="24-hour HH:MM.")],
@@ -897,14 +901,9 @@ def create_schedule(
         "no_change": "{name} is already {status}.",
         "schedule_conflict": "{other} already runs at {time} on {days}; two enabled schedules cannot run at the same time.",
     },
+    refs={"schedule_id": "schedules"},
 )
-def set_schedule_enabled(
-    state: State,
-    *,
-    schedule_id: Annotated[str, Field(json_schema_extra={"x-ref": "schedules"})],
-    actor_email: str,
-    enabled: bool,
-) -> Schedule:
+def set_schedule_enabled(state: State, *, schedule_id: str, actor_email: str, enabled: bool) -> Schedule:
     """Enable or disable a schedule (owners and members). Enabling is refused if another enabled schedule of the home runs at the same time on one of its days."""
     schedule = state.schedules.get(schedule_id)
     if schedule is None:
@@ -926,14 +925,10 @@ def set_schedule_enabled(
         "invalid_dates": "Invalid dates {start_date} to {end_date}: use YYYY-MM-DD with the end on or after the start.",
         "no_readings": "No readings between {start_date} and {end_date}; readings cover {first} to {last}.",
     },
+    refs={"home_id": "homes"},
 )
 def energy_report(
-    state: State,
-    *,
-    home_id: Annotated[str, Field(json_schema_extra={"x-ref": "homes"})],
-    start_date: str,
-    end_date: str,
-    group_by: Literal["room", "device", "type"] = "room",
+    state: State, *, home_id: str, start_date: str, end_date: str, group_by: Literal["room", "device", "type"] = "room"
 ) -> EnergyReport:
     """A home's energy use and cost between two dates (inclusive), grouped by room, device or device type, largest first."""
     import datetime

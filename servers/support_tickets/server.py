@@ -461,17 +461,15 @@ def search_tickets(
     return sorted(found, key=lambda s: (s["created_at"], s["ticket_id"]))
 
 
-@env.tool(effect="read", errors={"ticket_not_found": "No ticket {ticket_id}."})
-def get_ticket(state: State, *, ticket_id: Annotated[str, Field(json_schema_extra={"x-ref": "tickets"})]) -> Ticket:
+@env.tool(effect="read", errors={"ticket_not_found": "No ticket {ticket_id}."}, refs={"ticket_id": "tickets"})
+def get_ticket(state: State, *, ticket_id: str) -> Ticket:
     """One ticket with its SLA due times and every message, internal notes included."""
     ticket = ticket_of(state, ticket_id)
     return ticket
 
 
-@env.tool(effect="read", errors={"ticket_not_found": "No ticket {ticket_id}."})
-def get_sla_status(
-    state: State, *, ticket_id: Annotated[str, Field(json_schema_extra={"x-ref": "tickets"})]
-) -> SlaStatus:
+@env.tool(effect="read", errors={"ticket_not_found": "No ticket {ticket_id}."}, refs={"ticket_id": "tickets"})
+def get_sla_status(state: State, *, ticket_id: str) -> SlaStatus:
     """A ticket's SLA targets and whether its first response and resolution are met, pending or breached as of now."""
     import datetime
 
@@ -510,12 +508,13 @@ def get_sla_status(
         "priority_not_allowed": "The {plan} plan has no SLA for {priority} priority.",
         "duplicate_ticket": "Customer {customer_id} already has an open ticket with this subject: {ticket_id}.",
     },
+    refs={"agent_id": "agents", "customer_id": "customers"},
 )
 def create_ticket(
     state: State,
     *,
-    agent_id: Annotated[str, Field(description="The agent logging the ticket.", json_schema_extra={"x-ref": "agents"})],
-    customer_id: Annotated[str, Field(json_schema_extra={"x-ref": "customers"})],
+    agent_id: Annotated[str, Field(description="The agent logging the ticket.")],
+    customer_id: str,
     subject: str,
     description: str,
     category: Literal["billing", "technical", "account"],
@@ -596,17 +595,14 @@ def create_ticket(
         "agent_at_capacity": "Agent {agent_id} already has {load} open tickets (maximum {limit}).",
         "level_too_low": "Ticket {ticket_id} is at escalation level {escalation_level}; it needs an agent of level {needed} or above.",
     },
+    refs={"agent_id": "agents", "ticket_id": "tickets", "assignee_id": "agents"},
 )
 def assign_ticket(
     state: State,
     *,
-    agent_id: Annotated[
-        str, Field(description="The agent making the assignment.", json_schema_extra={"x-ref": "agents"})
-    ],
-    ticket_id: Annotated[str, Field(json_schema_extra={"x-ref": "tickets"})],
-    assignee_id: Annotated[
-        str, Field(description="The agent who gets the ticket.", json_schema_extra={"x-ref": "agents"})
-    ],
+    agent_id: Annotated[str, Field(description="The agent making the assignment.")],
+    ticket_id: str,
+    assignee_id: Annotated[str, Field(description="The agent who gets the ticket.")],
 ) -> Ticket:
     """Assign a ticket. Agents may take an unassigned ticket of their own team; the team lead may assign or reassign any ticket of the team. The assignee must be an active agent of the team, with room, and above the ticket's escalation level."""
     agent = active_agent(state, agent_id)
@@ -650,12 +646,13 @@ def assign_ticket(
         "not_permitted": "Agent {agent_id} may not act on ticket {ticket_id}: it is not assigned to them and they do not lead its team.",
         "empty_body": "A message needs some text.",
     },
+    refs={"agent_id": "agents", "ticket_id": "tickets"},
 )
 def reply_to_ticket(
     state: State,
     *,
-    agent_id: Annotated[str, Field(description="The agent posting.", json_schema_extra={"x-ref": "agents"})],
-    ticket_id: Annotated[str, Field(json_schema_extra={"x-ref": "tickets"})],
+    agent_id: Annotated[str, Field(description="The agent posting.")],
+    ticket_id: str,
     body: Annotated[str, Field(description="The message text.")],
     internal: Annotated[bool, Field(description="True for an internal note.")] = False,
     awaiting_customer: Annotated[
@@ -705,12 +702,13 @@ def reply_to_ticket(
         "priority_not_allowed": "The {plan} plan has no SLA for {priority} priority.",
         "lowering_requires_lead": "Only the {team} team lead may lower the priority of ticket {ticket_id}.",
     },
+    refs={"agent_id": "agents", "ticket_id": "tickets"},
 )
 def update_priority(
     state: State,
     *,
-    agent_id: Annotated[str, Field(description="The agent making the change.", json_schema_extra={"x-ref": "agents"})],
-    ticket_id: Annotated[str, Field(json_schema_extra={"x-ref": "tickets"})],
+    agent_id: Annotated[str, Field(description="The agent making the change.")],
+    ticket_id: str,
     priority: Literal["low", "normal", "high", "urgent"],
 ) -> Ticket:
     """Change a ticket's priority and recompute its SLA due times from its creation. The plan must have an SLA for the new priority; only the team lead may lower a priority."""
@@ -751,17 +749,14 @@ def update_priority(
         "wrong_level": "Agent {agent_id} is level {level}; an escalation from level {from_level} goes to level {needed}.",
         "agent_at_capacity": "Agent {agent_id} already has {load} open tickets (maximum {limit}).",
     },
+    refs={"agent_id": "agents", "ticket_id": "tickets", "to_agent_id": "agents"},
 )
 def escalate_ticket(
     state: State,
     *,
-    agent_id: Annotated[
-        str, Field(description="The assigned agent escalating the ticket.", json_schema_extra={"x-ref": "agents"})
-    ],
-    ticket_id: Annotated[str, Field(json_schema_extra={"x-ref": "tickets"})],
-    to_agent_id: Annotated[
-        str, Field(description="The agent one level up who takes the ticket.", json_schema_extra={"x-ref": "agents"})
-    ],
+    agent_id: Annotated[str, Field(description="The assigned agent escalating the ticket.")],
+    ticket_id: str,
+    to_agent_id: Annotated[str, Field(description="The agent one level up who takes the ticket.")],
     reason: Literal["sla_breach", "customer_impact", "needs_expertise", "customer_request"],
 ) -> EscalationResult:
     """Escalate a ticket from its assigned agent to an active agent of the same team exactly one level up, with room. Only high or urgent tickets, or tickets whose SLA is breached, can be escalated. The ticket is reassigned, marked escalated and an escalation record is written."""
@@ -836,14 +831,13 @@ def escalate_ticket(
         "unassigned": "Ticket {ticket_id} is not assigned; assign it before resolving.",
         "no_public_reply": "The customer of ticket {ticket_id} has had no public reply yet; reply before resolving.",
     },
+    refs={"agent_id": "agents", "ticket_id": "tickets"},
 )
 def resolve_ticket(
     state: State,
     *,
-    agent_id: Annotated[
-        str, Field(description="The agent resolving the ticket.", json_schema_extra={"x-ref": "agents"})
-    ],
-    ticket_id: Annotated[str, Field(json_schema_extra={"x-ref": "tickets"})],
+    agent_id: Annotated[str, Field(description="The agent resolving the ticket.")],
+    ticket_id: str,
     resolution: Literal["fixed", "answered", "duplicate", "wont_fix", "no_response"],
 ) -> Ticket:
     """Resolve a ticket with a resolution code. The customer must already have had a public reply. Only the assigned agent, or the team lead, may resolve it."""
@@ -876,14 +870,13 @@ def resolve_ticket(
         "not_permitted": "Agent {agent_id} may not act on ticket {ticket_id}: it is not assigned to them and they do not lead its team.",
         "agent_at_capacity": "Agent {agent_id} already has {load} open tickets (maximum {limit}).",
     },
+    refs={"agent_id": "agents", "ticket_id": "tickets"},
 )
 def reopen_ticket(
     state: State,
     *,
-    agent_id: Annotated[
-        str, Field(description="The agent reopening the ticket.", json_schema_extra={"x-ref": "agents"})
-    ],
-    ticket_id: Annotated[str, Field(json_schema_extra={"x-ref": "tickets"})],
+    agent_id: Annotated[str, Field(description="The agent reopening the ticket.")],
+    ticket_id: str,
     reason: Literal["customer_reply", "issue_recurred", "resolved_in_error"],
 ) -> Ticket:
     """Reopen a resolved ticket within 7 days of its resolution; it goes back to its assignee, who must be active with room. Closed tickets cannot be reopened."""

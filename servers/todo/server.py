@@ -195,13 +195,12 @@ def find_tasks(
         "due_in_past": "Due date {due} is before today ({today}).",
         "duplicate_task": "Project {name} already has an open task titled '{title}' ({task_id}).",
     },
+    refs={"project_id": "projects"},
 )
 def add_task(
     state: State,
     *,
-    project_id: Annotated[
-        str, Field(description="The project's id (see list_projects).", json_schema_extra={"x-ref": "projects"})
-    ],
+    project_id: Annotated[str, Field(description="The project's id (see list_projects).")],
     title: str,
     due: Annotated[str | None, Field(description="ISO due date, today or later.")] = None,
     priority: Literal["low", "normal", "high"] = "normal",
@@ -257,8 +256,9 @@ def add_task(
         "unknown_task": "No task with id {task_id}; use find_tasks.",
         "already_done": "Task {task_id} ({title}) was already completed on {completed_at}.",
     },
+    refs={"task_id": "tasks"},
 )
-def complete_task(state: State, *, task_id: Annotated[str, Field(json_schema_extra={"x-ref": "tasks"})]) -> Task:
+def complete_task(state: State, *, task_id: str) -> Task:
     """Mark an open task as done (completed today)."""
     task = state.tasks.get(task_id)
     if task is None:
@@ -279,11 +279,12 @@ def complete_task(state: State, *, task_id: Annotated[str, Field(json_schema_ext
         "invalid_date": "{value} is not an ISO date (YYYY-MM-DD).",
         "due_in_past": "Due date {due} is before today ({today}).",
     },
+    refs={"task_id": "tasks"},
 )
 def reschedule_task(
     state: State,
     *,
-    task_id: Annotated[str, Field(json_schema_extra={"x-ref": "tasks"})],
+    task_id: str,
     due: Annotated[str | None, Field(description="New ISO due date (today or later), or null for no due date.")],
 ) -> Task:
     """Change the due date of an open task, or clear it with null."""

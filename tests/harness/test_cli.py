@@ -96,12 +96,17 @@ def test_rollout_without_an_environment_or_tasks_file_is_refused(tmp_path: Path)
         main(["rollout", "--out", str(tmp_path)])
 
 
-def test_the_demo_rollouts_run_the_oracle_and_random_policies_and_print_reports(catalog: Path) -> None:
+def test_the_demo_rollouts_run_the_oracle_and_print_what_trivial_agents_earn(catalog: Path) -> None:
     from harness.cli import run_demo_rollouts
 
     said: list[str] = []
     assert run_demo_rollouts(said.append, samples=1, catalog=catalog, verified_only=False) == 0
-    assert [line for line in said if line.startswith("==")] == ["== oracle policy ==", "== random policy =="]
+    assert [line for line in said if line.startswith("==")] == [
+        "== oracle policy (the reference: it must score 1.0) ==",
+        "== agents that do not do the task (no task may reward them) ==",
+    ]
+    floor = {line.split()[0] for line in said if line.startswith(("trivial-", "random"))}
+    assert floor == {"trivial-silent", "trivial-refusal", "trivial-bare-done", "trivial-tool-spam", "random"}
 
 
 def test_the_progress_bar_goes_to_stderr(catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -298,3 +298,16 @@ async def test_a_replayed_run_makes_the_same_calls_and_earns_the_same_rewards(
         )
 
     assert outcome("b") == outcome("a")
+
+
+async def test_a_task_whose_solution_calls_an_unknown_tool_is_a_task_error_not_retried(catalog: Path) -> None:
+    broken = make_task("broken", "Do the impossible.", [("no_such_tool", {})], facts=["x"])
+    summary = await Runner(OraclePolicy(), RunConfig(max_attempts=3), catalog=catalog).run([broken])
+    (record,) = summary.records
+    assert (record["termination"], record["fault"], record["attempt"], record["infra_failures"]) == (
+        "task_error",
+        True,
+        1,
+        [],
+    )
+    assert "no_such_tool" in record["termination_detail"]

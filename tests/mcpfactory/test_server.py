@@ -20,6 +20,8 @@ from mcpfactory.runtime import (
     CONTROL_STATE_HASH,
     ERROR_META_KEY,
     FAULT_META_KEY,
+    NEW_SESSION,
+    REFS_META_KEY,
     SESSION_META_KEY,
 )
 from tests.mcpfactory.specs import LIBRARY
@@ -59,13 +61,14 @@ async def test_tools_are_listed_with_schemas_and_annotations(library: Any) -> No
     assert borrow.input_schema == {
         "type": "object",
         "properties": {
-            "member_id": {"type": "string", "x-ref": "members"},
-            "book_id": {"type": "string", "x-ref": "books"},
+            "member_id": {"type": "string"},
+            "book_id": {"type": "string"},
             "days": {"type": "integer", "default": 14, "description": "Loan length in days."},
         },
         "required": ["member_id", "book_id"],
         "additionalProperties": False,
     }
+    assert borrow.meta == {REFS_META_KEY: {"member_id": "members", "book_id": "books"}}
     assert borrow.annotations is not None
     assert (borrow.annotations.read_only_hint, borrow.annotations.open_world_hint) == (False, False)
     assert tools["find_book"].annotations.read_only_hint is True  # type: ignore[union-attr]
@@ -163,15 +166,42 @@ async def test_writes_persist_within_a_session_and_not_across(library: Any) -> N
     assert other.structured_content["copies"] == 2  # type: ignore[index]
 
 
-async def test_explicit_session_key_keeps_state_for_sessionless_clients(library: Any) -> None:
+async def test_a_session_key_the_server_issued_keeps_state_for_sessionless_clients(library: Any) -> None:
     server = library.build()
     async with Client(server) as client:  # 2026-era: no connection-level session
-        key = {SESSION_META_KEY: "s1"}
-        await client.call_tool("borrow_book", {"member_id": "m1", "book_id": "b1"}, meta=key)
+        opened = await client.call_tool(
+            "borrow_book", {"member_id": "m1", "book_id": "b1"}, meta={SESSION_META_KEY: NEW_SESSION}
+        )
+        key = {SESSION_META_KEY: opened.meta[SESSION_META_KEY]}  # type: ignore[index]
         kept = await client.call_tool("find_book", {"title": "Dune"}, meta=key)
         fresh = await client.call_tool("find_book", {"title": "Dune"})
     assert kept.structured_content["copies"] == 1  # type: ignore[index]
     assert fresh.structured_content["copies"] == 2  # type: ignore[index]
+
+
+async def test_a_key_the_server_did_not_issue_reaches_nothing(library: Any) -> None:
+    server = library.build()
+    async with Client(server) as client:
+        opened = await client.call_tool("find_book", {"title": "Dune"}, meta={SESSION_META_KEY: NEW_SESSION})
+        issued = str(opened.meta[SESSION_META_KEY])  # type: ignore[index]
+        token, _, signature = issued.rpartition(".")
+        forged = [f"{token}.{'0' * len(signature)}", "s1", f"x{issued}", token]
+        refused = [
+            await client.call_tool("borrow_book", {"member_id": "m1", "book_id": "b1"}, meta={SESSION_META_KEY: key})
+            for key in forged
+        ]
+        after = await client.call_tool("find_book", {"title": "Dune"}, meta={SESSION_META_KEY: issued})
+    assert [(r.is_error, (r.meta or {})[ERROR_META_KEY]) for r in refused] == [(True, {"code": "bad_session"})] * 4
+    assert after.structured_content["copies"] == 2  # type: ignore[index]
+
+
+async def test_a_sessionless_write_is_refused_with_directions_never_lost(library: Any) -> None:
+    async with Client(library.build()) as client:  # 2026-era, no key: nothing would keep the write
+        write = await client.call_tool("borrow_book", {"member_id": "m1", "book_id": "b1"})
+        read = await client.call_tool("find_book", {"title": "Dune"})
+    assert (write.is_error, (write.meta or {})[ERROR_META_KEY]) == (True, {"code": "no_session"})
+    assert NEW_SESSION in write.content[0].text  # type: ignore[union-attr]
+    assert not read.is_error
 
 
 async def test_control_plane_is_invisible_without_control(library: Any) -> None:
@@ -189,12 +219,15 @@ async def test_control_plane_is_hidden_from_the_listing_even_with_control(librar
     assert not any(name.startswith("_control") for name in names)
 
 
-async def test_control_secret_is_required_when_set(library: Any) -> None:
+async def test_a_control_call_without_the_secret_looks_like_an_unknown_tool(library: Any) -> None:
     async with Client(library.build(control=True, control_secret="s3cret"), mode="legacy") as client:
-        refused = await client.call_tool(CONTROL_STATE_HASH, {})
+        with pytest.raises(MCPError) as refused:
+            await client.call_tool(CONTROL_STATE_HASH, {})
+        with pytest.raises(MCPError) as unknown:
+            await client.call_tool("no_such_tool", {})
         allowed = await client.call_tool(CONTROL_STATE_HASH, {}, meta={CONTROL_SECRET_META_KEY: "s3cret"})
-    assert refused.is_error
-    assert refused.meta == {ERROR_META_KEY: {"code": "forbidden"}}
+    assert refused.value.error.code == unknown.value.error.code == -32602
+    assert refused.value.error.message == f"Unknown tool: {CONTROL_STATE_HASH}"
     assert not allowed.is_error
 
 
@@ -252,8 +285,9 @@ async def test_thousands_of_sessions_stay_isolated(library: Any) -> None:
     results: dict[int, Any] = {}
 
     async def one(index: int) -> None:
-        key = {SESSION_META_KEY: f"s{index}"}
         async with Client(server) as client:
+            opened = await client.call_tool("count_books", {"genre": "history"}, meta={SESSION_META_KEY: NEW_SESSION})
+            key = {SESSION_META_KEY: opened.meta[SESSION_META_KEY]}  # type: ignore[index]
             for _ in range(index % 3):
                 await client.call_tool("add_book", {"title": f"T{index}", "genre": "history"}, meta=key)
             results[index] = (await client.call_tool("count_books", {"genre": "history"}, meta=key)).structured_content
@@ -317,18 +351,21 @@ def test_fast_state_hash_equals_the_hash_of_the_snapshot(library: Any) -> None:
     assert env.state_sha256(session) != env.state_sha256(patched)
 
 
-async def test_closing_a_session_frees_it_and_the_next_call_starts_afresh(library: Any) -> None:
+async def test_closing_a_session_frees_it_and_its_key_stops_working(library: Any) -> None:
     server = library.build(control=True)
-    key = {SESSION_META_KEY: "closing"}
     async with Client(server) as client:
-        await client.call_tool("add_book", {"title": "Emma", "genre": "fiction"}, meta=key)
+        opened = await client.call_tool(
+            "add_book", {"title": "Emma", "genre": "fiction"}, meta={SESSION_META_KEY: NEW_SESSION}
+        )
+        key = {SESSION_META_KEY: opened.meta[SESSION_META_KEY]}  # type: ignore[index]
         before = await client.call_tool("count_books", {"genre": "fiction"}, meta=key)
         await client.session.send_request(
             types.CallToolRequest(params=types.CallToolRequestParams(name=CONTROL_CLOSE, arguments={}, _meta=key)),
             types.CallToolResult,
         )
         after = await client.call_tool("count_books", {"genre": "fiction"}, meta=key)
-    assert (before.structured_content, after.structured_content) == ({"result": 2}, {"result": 1})
+    assert before.structured_content == {"result": 2}
+    assert (after.is_error, (after.meta or {})[ERROR_META_KEY]) == (True, {"code": "expired_session"})
 
 
 NUMBERS = """\

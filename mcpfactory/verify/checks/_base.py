@@ -21,7 +21,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcpfactory.spec import LoadedSpec
 from mcpfactory.verify._elsewhere import elsewhere
 from mcpfactory.verify._probe import Connection, open_memory, open_stdio
-from mcpfactory.verify._stdio import server_command
+from mcpfactory.verify._stdio import PATIENCE, server_command
 
 __all__ = ["CheckContext", "CheckFn", "Evidence", "Failed", "Options", "Passed", "Skipped"]
 
@@ -135,10 +135,18 @@ class CheckContext:
 
         thread = threading.Thread(target=load, name="verify-import-server", daemon=True)
         thread.start()
+        # As for a server over stdio: the import may take as long as it keeps using CPU (a busy machine
+        # slows it), up to PATIENCE times the bound; an import that makes no progress for the bound hangs.
         bound = self.options.start_bound
-        await anyio.to_thread.run_sync(thread.join, bound, abandon_on_cancel=True)
+        waited = idle = 0.0
+        last_cpu = time.process_time()
+        while thread.is_alive() and idle < bound and waited < bound * PATIENCE:
+            await anyio.to_thread.run_sync(thread.join, 0.5, abandon_on_cancel=True)
+            waited += 0.5
+            cpu = time.process_time()
+            idle, last_cpu = (0.0, cpu) if cpu > last_cpu + 0.005 else (idle + 0.5, last_cpu)
         if thread.is_alive():
-            return f"importing the server module did not finish within {bound:.0f} s"
+            return f"importing the server module did not finish within {waited:.0f} s"
         if "error" in outcome:
             error = outcome["error"]
             return f"importing the server module raised {type(error).__name__}: {error}"

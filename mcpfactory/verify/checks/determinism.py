@@ -58,7 +58,7 @@ async def same_calls_same_results(ctx: CheckContext) -> Passed:
         if programs:
             await _reset_is_new(ctx, connection, space, programs, first, expected_hash, evidence)
             async with open_on(server, module, call_bound=ctx.options.call_bound) as other:
-                probe = await run_program(other.session(None), space, programs[-1])
+                probe = await run_program(other.session(), space, programs[-1])
                 _compare(evidence, "new connection", len(programs) - 1, first[-1], probe)
         stats["sequences"] = len(programs)
         stats["calls"] = sum(len(steps) for steps in first)

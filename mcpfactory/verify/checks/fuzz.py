@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonschema
 
-from mcpfactory.runtime import MCPFactoryError, canonical_json, load_tasks
+from mcpfactory.runtime import RETURNED_ERROR, MCPFactoryError, canonical_json, load_tasks
 from mcpfactory.verify._probe import Connection, Outcome, Session
 from mcpfactory.verify._runs import diff_changes, empty_changes
 from mcpfactory.verify._strategies import Call, CallSpace
@@ -128,7 +128,7 @@ class _FuzzRun:
                 self.succeeded.add(call.tool)
             if outcome.kind == "timeout":
                 self.timeouts += 1
-                self.evidence.add("slow call", f"{outcome.call_text()} ran past {self.ctx.options.call_bound:.2f} s")
+                self.evidence.add("hung call", f"{outcome.call_text()} did not return within {outcome.seconds:.0f} s")
                 return
             self._check_outcome(outcome, valid)
             new_changes = await session.changes()
@@ -147,8 +147,10 @@ class _FuzzRun:
 
     def _check_outcome(self, outcome: Outcome, valid: bool) -> None:
         bound = self.ctx.options.call_bound
-        if outcome.seconds > bound:
-            self.evidence.add("slow call", f"{outcome.call_text()} took {outcome.seconds:.2f} s (bound {bound:.2f} s)")
+        if outcome.cpu_seconds > bound:
+            self.evidence.add(
+                "slow call", f"{outcome.call_text()} used {outcome.cpu_seconds:.2f} s of CPU (bound {bound:.2f} s)"
+            )
         if outcome.kind == "fault":
             self.evidence.add(f"fault in {outcome.tool}", outcome.describe())
         elif outcome.kind in ("malformed", "unknown_tool"):
@@ -172,7 +174,7 @@ class _FuzzRun:
         what = diff_changes(old, new)
         if self.effects[outcome.tool] == "read":
             self.evidence.add("read tool wrote", f"read tool {outcome.call_text()} changed the state: {what}")
-        elif outcome.kind != "ok":
+        elif outcome.kind != "ok" and outcome.code != RETURNED_ERROR:  # a returned error keeps its writes
             self.evidence.add("failed call wrote", f"{outcome.describe()} left a change behind: {what}")
         for violation in await session.invariants():
             self.evidence.add(

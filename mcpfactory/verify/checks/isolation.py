@@ -52,7 +52,7 @@ async def sessions_never_see_each_other(ctx: CheckContext) -> Passed:
         for number in range(len(programs)):
             if number % 2 == 0:
                 own = await stack.enter_async_context(open_on(server, module, call_bound=ctx.options.call_bound))
-                sessions.append(own.session(None))
+                sessions.append(own.session())
             else:
                 sessions.append(shared.fresh("interleaved"))
         schedule = [n for n, program in enumerate(programs) for _ in program]

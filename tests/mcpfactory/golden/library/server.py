@@ -133,13 +133,10 @@ def count_books(state: State, *, genre: Literal["fiction", "science", "history"]
         "unavailable": "No copy of {book_id} is available.",
         "too_many": "{member_id} already holds three loans.",
     },
+    refs={"member_id": "members", "book_id": "books"},
 )
 def borrow_book(
-    state: State,
-    *,
-    member_id: Annotated[str, Field(json_schema_extra={"x-ref": "members"})],
-    book_id: Annotated[str, Field(json_schema_extra={"x-ref": "books"})],
-    days: Annotated[int, Field(description="Loan length in days.")] = 14,
+    state: State, *, member_id: str, book_id: str, days: Annotated[int, Field(description="Loan length in days.")] = 14
 ) -> Member:
     """Lend one copy of a book to a member."""
     if member_id not in state.members:
@@ -165,8 +162,8 @@ def add_book(state: State, *, title: str, genre: Literal["fiction", "science", "
     return book_id
 
 
-@env.tool(effect="write")
-def break_book(state: State, *, book_id: Annotated[str, Field(json_schema_extra={"x-ref": "books"})]) -> str:
+@env.tool(effect="write", refs={"book_id": "books"})
+def break_book(state: State, *, book_id: str) -> str:
     """Corrupt a record (a deliberate bug, for tests of the fault channel)."""
     import json
 
@@ -175,8 +172,8 @@ def break_book(state: State, *, book_id: Annotated[str, Field(json_schema_extra=
     return "done"
 
 
-@env.tool(effect="write")
-def lend_and_break(state: State, *, book_id: Annotated[str, Field(json_schema_extra={"x-ref": "books"})]) -> str:
+@env.tool(effect="write", refs={"book_id": "books"})
+def lend_and_break(state: State, *, book_id: str) -> str:
     """Lend a book, then corrupt the member (a deliberate bug spanning two collections)."""
     import json
 

@@ -373,8 +373,8 @@ class TaskEnv:
             self.end(Termination.MALFORMED_OUTPUT, f"{self._malformed_streak} turns in a row with only malformed calls")
 
     async def _answer(self) -> None:
-        await self._close_turn()
         if self.user is None:
+            await self._close_turn()
             self.end(Termination.ANSWERED)
             return
         started = time.perf_counter()
@@ -388,11 +388,14 @@ class TaskEnv:
             return
         finally:
             self.model_s += time.perf_counter() - started
+        advances = self.task.user is not None and reply.text in self.task.user.turns
+        if reply.stop or advances:
+            await self._close_turn()  # the user moves on: this turn ended where the agent left it
         if reply.text:
             self.messages.append({"role": "user", "content": reply.text})
         if reply.stop:
             self.end(Termination.ANSWERED)
-        elif self.task.user is not None and reply.text in self.task.user.turns:
+        elif advances:
             self.user_turn += 1
             self.tools = self._tools_at(self.user_turn)
             self._checker = ArgumentChecker(list(self.tools))

@@ -8,6 +8,8 @@ it ends the conversation. Two users:
   request to confirm with the scenario's `confirm`, sends the scenario's
   scripted `turns` one after another, answers a question with the next thing
   it `knows` that it has not said yet, and otherwise ends the conversation.
+  For a task judged turn by turn (BFCL's multi-turn), it sends the next turn
+  after every answer, whatever the answer said.
 - `LiteLLMUser`, a chat model playing the scenario (tau-bench style), through
   the one model layer (`harness.llm`). It sees only the text of the
   conversation, roles swapped, never the tool calls.
@@ -28,8 +30,10 @@ __all__ = ["STOP_TOKEN", "LiteLLMUser", "ScriptedUser", "UserReply", "UserSimula
 
 STOP_TOKEN = "###STOP###"
 
+# "Shall I proceed?", "Please confirm you want this", but not "Could you confirm your email?" (a request for a detail).
 _CONFIRM = re.compile(
-    r"\b(confirm|proceed|go ahead|shall i|should i|do you want me to|would you like me to|is that (ok|okay|correct|right))\b"
+    r"\b(confirm(?!\s+(your|the\s+(spelling|email|name|number|address|id)))|proceed|go ahead|shall i|should i"
+    r"|do you want me to|would you like me to|is that (ok|okay|correct|right))\b"
 )
 
 
@@ -70,6 +74,10 @@ class ScriptedUser:
         assistant = _said(messages, "assistant")
         last = assistant[-1] if assistant else ""
         said = set(_said(messages, "user"))
+        if task.judge.kind == "turns":
+            # A turn-by-turn task (BFCL's multi-turn): the next turn follows each answer, whatever it said.
+            upcoming = [turn for turn in scenario.turns if turn not in said]
+            return UserReply(upcoming[0], stop=False) if upcoming else UserReply("", stop=True)
         if asks_to_confirm(last):
             return UserReply(scenario.confirm, stop=False)
         for turn in scenario.turns:

@@ -38,15 +38,25 @@ class OraclePolicy:
     async def act(self, view: PolicyView) -> AssistantTurn:
         solution = view.task.solution
         made = sum(len(m.get("tool_calls") or []) for m in view.messages if m.get("role") == "assistant")
-        if made >= len(solution):
+        # In a scripted multi-turn task, each user turn's calls come after that turn's message.
+        turn = _user_turn(view)
+        if made >= len(solution) or solution[made].turn > turn:
             return AssistantTurn(content=oracle_answer(view.task), finish_reason="stop")
         call = solution[made]
         read_only = {tool.name: tool.read_only for tool in view.tools}
         writes = read_only.get(call.tool) is False
-        if self.confirm_writes and view.interactive and writes and not _asked_just_now(view):
+        asks = self.confirm_writes and view.interactive and view.task.judge.kind != "turns"
+        if asks and writes and not _asked_just_now(view):
             question = f"I am about to call {call.tool} with {dict(call.arguments)}. Shall I proceed?"
             return AssistantTurn(content=question, finish_reason="stop")
         return AssistantTurn(tool_calls=(ToolCall.make(f"call_{made}", call.tool, dict(call.arguments)),))
+
+
+def _user_turn(view: PolicyView) -> int:
+    """Which scripted user turn the conversation is in (0: the opening)."""
+    scripted = view.task.user.turns if view.task.user is not None else ()
+    said = [m.get("content") for m in view.messages if m.get("role") == "user"]
+    return sum(1 for text in said if text in scripted)
 
 
 def _asked_just_now(view: PolicyView) -> bool:

@@ -83,6 +83,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--user-api-key", help="API key for --user-model (default: the provider's variable)")
     p.add_argument("--check-invariants", action="store_true", help="record invariant violations of the final state")
     p.add_argument(
+        "--system-prompt",
+        metavar="TEXT",
+        help="the system message (default: the environment's policy text; '' sends none, as BFCL's harness does)",
+    )
+    p.add_argument(
         "--tool-descriptions",
         metavar="FILE",
         help="JSON {tool: {description, parameters: {name: description}}}: the wording the model reads for those "
@@ -192,6 +197,7 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
             drop_rate=args.fault_drop,
         ),
         check_invariants=args.check_invariants,
+        system_prompt=args.system_prompt,
         tool_descriptions=load_tool_descriptions(args.tool_descriptions) if args.tool_descriptions else {},
     )
     config = RunConfig(

@@ -94,17 +94,18 @@ def test_a_bad_descriptions_file_is_refused_naming_the_entry(tmp_path: Path, con
     assert str(caught.value) == f"{path}: {message}"
 
 
-def test_rollout_applies_a_descriptions_file_and_records_what_the_model_read(tmp_path: Path) -> None:
+def test_rollout_applies_a_descriptions_file_and_an_empty_system_prompt(tmp_path: Path) -> None:
     tasks = tmp_path / "tasks"
     tasks.mkdir()
     (tasks / "math.jsonl").write_text(json.dumps(TASK.to_json()) + "\n")
     texts = tmp_path / "texts.json"
     texts.write_text(json.dumps({"mean": {"description": "Average them."}}))
     out = tmp_path / "run"
-    code = main(
-        ["rollout", "--tasks", str(tasks), "--policy", "oracle", "--out", str(out), "--tool-descriptions", str(texts)]
-    )
+    wording = ["--tool-descriptions", str(texts), "--system-prompt", ""]
+    code = main(["rollout", "--tasks", str(tasks), "--policy", "oracle", "--out", str(out), *wording])
     (record,) = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
     assert (code, record["success"]) == (0, True)
     offered = {tool["function"]["name"]: tool["function"]["description"] for tool in record["tools"]}
     assert offered["mean"] == "Average them."
+    # No system message: the conversation opens with the user's first turn, as in BFCL's harness.
+    assert record["messages"][0] == {"role": "user", "content": "The mean of 1 and 3?"}

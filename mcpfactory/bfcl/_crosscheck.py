@@ -124,6 +124,30 @@ def _swap(calls: Calls, rng: random.Random, turns: int) -> Calls | None:
     return (*calls[:index], calls[index + 1], calls[index], *calls[index + 2 :])
 
 
+def _int_for_float(calls: Calls, rng: random.Random, turns: int) -> Calls | None:
+    def whole(value: Any) -> bool:
+        return isinstance(value, float) and value.is_integer()
+
+    if not any(whole(value) for call in calls for value in call.arguments.values()):
+        return None
+    return tuple(Call(c.tool, {k: int(v) if whole(v) else v for k, v in c.arguments.items()}, c.turn) for c in calls)
+
+
+def _number_as_text(calls: Calls, rng: random.Random, turns: int) -> Calls | None:
+    candidates = [
+        (index, name)
+        for index, call in enumerate(calls)
+        for name, value in call.arguments.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]
+    if not candidates:
+        return None
+    index, name = rng.choice(candidates)
+    call = calls[index]
+    changed = Call(call.tool, {**call.arguments, name: str(call.arguments[name])}, call.turn)
+    return (*calls[:index], changed, *calls[index + 1 :])
+
+
 PERTURBATIONS: Mapping[str, Callable[[Calls, random.Random, int], Calls | None]] = {
     "ground_truth": lambda calls, rng, turns: calls,
     "silent": lambda calls, rng, turns: (),
@@ -135,6 +159,8 @@ PERTURBATIONS: Mapping[str, Callable[[Calls, random.Random, int], Calls | None]]
     "early": _early,
     "late": _late,
     "swap": _swap,
+    "int_for_float": _int_for_float,
+    "number_as_text": _number_as_text,
 }
 """How trajectories are derived from a task's ground truth, by name; each returns None where it cannot apply."""
 
@@ -216,18 +242,34 @@ class BFCLChecker:
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
-    """Both judges' verdicts on one trajectory of one task; `ours` is None when the episode ended in a fault."""
+    """Both judges' verdicts on one trajectory of one task.
+
+    `ours` is our judge's verdict on the episode our harness ran (None when it
+    ended in a fault). `theirs` is BFCL's checker on the trajectory's calls,
+    executed as BFCL executes them; `theirs_as_run` is BFCL's checker on the
+    calls our harness ran, without the `refused` ones it turned back to the
+    model as malformed (arguments that do not fit the tool's schema), so it
+    compares the judges on the very same executions.
+    """
 
     task: str
     kind: str
     ours: bool | None
     theirs: bool
+    theirs_as_run: bool
+    refused: int = 0
     our_failures: tuple[str, ...] = ()
     their_error: str | None = None
 
     @property
     def agree(self) -> bool:
+        """Whether the two harnesses, each running the trajectory its own way, reach the same verdict."""
         return self.ours is self.theirs
+
+    @property
+    def judges_agree(self) -> bool:
+        """Whether the two judges reach the same verdict on the same executed calls."""
+        return self.ours is self.theirs_as_run
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -235,6 +277,8 @@ class Comparison:
             "kind": self.kind,
             "ours": self.ours,
             "theirs": self.theirs,
+            "theirs_as_run": self.theirs_as_run,
+            "refused": self.refused,
             "our_failures": list(self.our_failures),
             "their_error": self.their_error,
         }
@@ -268,13 +312,23 @@ async def crosscheck(
             runner.references = references
             records = {record["task"]: record for record in (await runner.run(tasks)).records}
             for entry, task in pairs:
-                if task.id not in played:
-                    continue
-                record = records[task.id]
-                valid, error = checker.check(entry, played[task.id])
-                ours = None if record["fault"] else bool(record["success"])
-                failures = tuple(record.get("judge_failures") or ()) or (
-                    (str(record["termination_detail"]),) if record["fault"] else ()
-                )
-                comparisons.append(Comparison(task.id, kind, ours, valid, failures, error))
+                if task.id in played:
+                    comparisons.append(_compare(checker, entry, kind, played[task.id], records[task.id]))
     return comparisons
+
+
+def _compare(checker: BFCLChecker, entry: Entry, kind: str, calls: Calls, record: Mapping[str, Any]) -> Comparison:
+    made = list(record.get("calls") or [])
+    if record["fault"]:
+        ran = calls  # what the harness would have run is unknown; the verdicts below are BFCL's on the trajectory
+    elif len(made) != len(calls) or any(c["tool"] != call.tool for c, call in zip(made, calls, strict=False)):
+        raise BFCLError(f"the {kind} episode made other calls than its trajectory", where=entry.id)
+    else:
+        ran = tuple(call for call, c in zip(calls, made, strict=True) if c["malformed"] is None)
+    valid, error = checker.check(entry, calls)
+    valid_as_run = valid if len(ran) == len(calls) else checker.check(entry, ran)[0]
+    failures = tuple(record.get("judge_failures") or ()) or (
+        (str(record["termination_detail"]),) if record["fault"] else ()
+    )
+    ours = None if record["fault"] else bool(record["success"])
+    return Comparison(entry.id, kind, ours, valid, valid_as_run, len(calls) - len(ran), failures, error)

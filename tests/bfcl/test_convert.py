@@ -5,15 +5,16 @@ No bfcl-eval needed: the entries are written here; the parameter orders come fro
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 import mcpfactory.bfcl
-from mcpfactory.bfcl import CLASS_ENVS, BFCLError, Entry, bfcl_task, tool_parameters
+from mcpfactory.bfcl import BFCL_EVAL_VERSION, CLASS_ENVS, BFCLError, Entry, bfcl_task, tool_parameters
 from mcpfactory.runtime import parse_task
-from tests.conftest import CATALOG
+from tests.conftest import CATALOG, REPO
 
 TOOLS = tool_parameters(CLASS_ENVS.values(), CATALOG)
 PROMPT = "More tools now."
@@ -106,3 +107,9 @@ def test_the_package_exports_what_it_defines() -> None:
         if not name.startswith("_") and getattr(value, "__module__", "").startswith("mcpfactory.bfcl")
     }
     assert defined <= exported
+
+
+def test_the_bfcl_extra_pins_the_release_the_import_reads() -> None:
+    # CI installs the release this constant names, so only the extra can drift from it.
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["optional-dependencies"]["bfcl"] == [f"bfcl-eval=={BFCL_EVAL_VERSION}"]

@@ -10,8 +10,6 @@ from mcpfactory.bfcl import BFCL_EVAL_VERSION, BFCLError, BFCLSource, import_bfc
 from mcpfactory.runtime import Task, load_tasks
 from tests.conftest import CATALOG
 
-NEEDS = f"pip install --no-deps bfcl-eval=={BFCL_EVAL_VERSION} mpmath==1.3.0"
-
 
 @pytest.fixture(scope="session")
 def source() -> BFCLSource:
@@ -19,7 +17,7 @@ def source() -> BFCLSource:
     try:
         return BFCLSource()
     except BFCLError as exc:
-        pytest.skip(f"needs bfcl-eval {BFCL_EVAL_VERSION} ({NEEDS}): {exc}")
+        pytest.skip(f"needs bfcl-eval {BFCL_EVAL_VERSION}: {exc}")
 
 
 @pytest.fixture(scope="session")

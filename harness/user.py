@@ -30,8 +30,10 @@ __all__ = ["STOP_TOKEN", "LiteLLMUser", "ScriptedUser", "UserReply", "UserSimula
 
 STOP_TOKEN = "###STOP###"
 
+# "Shall I proceed?", "Please confirm you want this", but not "Could you confirm your email?" (a request for a detail).
 _CONFIRM = re.compile(
-    r"\b(confirm|proceed|go ahead|shall i|should i|do you want me to|would you like me to|is that (ok|okay|correct|right))\b"
+    r"\b(confirm(?!\s+(your|the\s+(spelling|email|name|number|address|id)))|proceed|go ahead|shall i|should i"
+    r"|do you want me to|would you like me to|is that (ok|okay|correct|right))\b"
 )
 
 

@@ -61,22 +61,9 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from mcpfactory.catalog import server_module
-    from mcpfactory.runtime._main import serve
+    from mcpfactory.runtime._main import serve_arguments
 
-    serve(
-        server_module(args.env).env,
-        http=args.http,
-        host=args.host,
-        port=args.port,
-        control=args.control,
-        control_secret=args.control_secret,
-        log_level=args.log_level,
-        call_cpu_s=args.call_cpu_s,
-        call_memory_mb=args.call_memory_mb,
-        max_memory_mb=args.max_memory_mb,
-        header_timeout=args.header_timeout,
-        idle_timeout=args.idle_timeout,
-    )
+    serve_arguments(server_module(args.env).env, args)
     return 0
 
 

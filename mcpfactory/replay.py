@@ -15,24 +15,42 @@ from mcpfactory.errors import ReplayError
 __all__ = ["read_calls", "replay"]
 
 
+MAX_LINE = 4 * 1024 * 1024  # bytes
+
+
 def read_calls(path: Path) -> list[dict[str, Any]]:
     """Read JSONL lines `{"task", "calls": [{"tool", "arguments"}], "scenario"?}` (or task lines with `solution`).
 
-    Raise `ReplayError` naming the first bad line.
+    Raise `ReplayError` naming the first bad line: unreadable, not UTF-8, too
+    long, too deeply nested, not JSON, or not a list of calls.
     """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ReplayError(f"{path}: cannot read: {exc.strerror or exc}") from None
     lines: list[dict[str, Any]] = []
-    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not text.strip():
+    for number, data in enumerate(raw.split(b"\n"), start=1):
+        if not data.strip():
             continue
+        where = f"{path}:{number}"
+        if len(data) > MAX_LINE:
+            raise ReplayError(f"{where}: line longer than {MAX_LINE} bytes")
         try:
-            line = json.loads(text)
+            line = json.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ReplayError(f"{where}: not UTF-8 (byte {exc.start + 1})") from None
         except json.JSONDecodeError as exc:
-            raise ReplayError(f"{path}:{number}: not JSON: {exc.msg}") from None
+            raise ReplayError(f"{where}: not JSON: {exc.msg}") from None
+        except (RecursionError, ValueError) as exc:
+            raise ReplayError(
+                f"{where}: not JSON: {'nested too deeply' if isinstance(exc, RecursionError) else exc}"
+            ) from None
         calls = line.get("calls", line.get("solution")) if isinstance(line, dict) else None
         if not isinstance(calls, list) or not all(
-            isinstance(c, dict) and isinstance(c.get("tool"), str) for c in calls
+            isinstance(c, dict) and isinstance(c.get("tool"), str) and isinstance(c.get("arguments", {}), dict)
+            for c in calls
         ):
-            raise ReplayError(f'{path}:{number}: expected {{"task", "calls": [{{"tool", "arguments"}}]}}')
+            raise ReplayError(f'{where}: expected {{"task", "calls": [{{"tool", "arguments"}}]}}')
         lines.append(line)
     return lines
 

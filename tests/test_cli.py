@@ -1,4 +1,4 @@
-"""The command line: commands that never call a model do not pay for importing litellm."""
+"""The command line: commands that never call a model do not pay for importing litellm; bad input is one line."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from mcpfactory.cli import main
 from tests.conftest import REPO
 
 _SCRIPT = """
@@ -50,3 +53,20 @@ def test_replay_prints_one_line_per_task(tmp_path: Path) -> None:
     assert "ok" in lines[0]["results"][0]
     assert lines[1]["results"] == [{"error": "Unknown tool: no_such_tool"}]
     assert lines[0]["final_state_sha256"] == lines[1]["final_state_sha256"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe\n", "not UTF-8 (byte 1)"),
+        (b"[" * 100_000 + b"\n", "not JSON: nested too deeply"),
+        (b'{"task": "t", "calls": [{"tool": 3}]}\n', 'expected {"task", "calls": [{"tool", "arguments"}]}'),
+    ],
+)
+def test_a_bad_replay_file_is_one_located_line_and_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    path = tmp_path / "calls.jsonl"
+    path.write_bytes(content)
+    assert main(["replay", "todo", str(path)]) == 2
+    assert capsys.readouterr().err == f"mcpfactory replay: {path}:1: {message}\n"

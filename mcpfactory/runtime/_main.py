@@ -15,7 +15,7 @@ from ._protocol import CONTROL_SECRET_ENV
 if TYPE_CHECKING:
     from ._environment import Environment
 
-__all__ = ["HEADER_TIMEOUT_S", "IDLE_TIMEOUT_S", "main", "serve", "server_arguments"]
+__all__ = ["HEADER_TIMEOUT_S", "IDLE_TIMEOUT_S", "main", "serve", "serve_arguments", "server_arguments"]
 
 HEADER_TIMEOUT_S = 10.0
 """Seconds a connection has to send a request's headers; a half-open or trickling client is cut off."""
@@ -49,7 +49,11 @@ def main(env: Environment, argv: list[str] | None = None) -> None:
     """Serve `env` over stdio (default) or streamable HTTP."""
     parser = argparse.ArgumentParser(prog=f"python -m servers.{env.name}", description=env.description)
     server_arguments(parser)
-    args = parser.parse_args(argv)
+    serve_arguments(env, parser.parse_args(argv), error=parser.error)
+
+
+def serve_arguments(env: Environment, args: argparse.Namespace, error: object = None) -> None:
+    """Serve `env` as the options of `server_arguments` say (a server's own command line, `mcpfactory serve`)."""
     serve(
         env,
         http=args.http,
@@ -63,7 +67,7 @@ def main(env: Environment, argv: list[str] | None = None) -> None:
         max_memory_mb=args.max_memory_mb,
         header_timeout=args.header_timeout,
         idle_timeout=args.idle_timeout,
-        error=parser.error,
+        error=error,
     )
 
 

@@ -68,12 +68,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     imp = subparsers.add_parser("import", help="import environments from other descriptions")
     isub = imp.add_subparsers(dest="import_command", required=True)
-    p = isub.add_parser("openapi", help="turn an OpenAPI 3 document into a spec skeleton that passes the verifier")
-    p.add_argument("file")
+    p = isub.add_parser(
+        "openapi",
+        help="turn an OpenAPI 3.x or Swagger 2.0 document (or a folder of them) into specs that pass the verifier",
+    )
+    p.add_argument("file", help="a document (JSON or YAML), or a folder of documents to import in a batch")
     p.add_argument("--name", help="environment name (default: from the document's title)")
     p.add_argument("--out-root", help="servers root to write <name>/ into (default: the catalog, ./servers)")
     p.add_argument("--force", action="store_true", help="replace an existing environment of that name")
     p.add_argument("--stdout", action="store_true", help="print the spec instead of writing it")
+    p.add_argument("--report", metavar="FILE", help="write what became of each operation as JSON")
+    batch = p.add_argument_group("a folder of documents")
+    batch.add_argument("--verify", action="store_true", help="verify each imported environment")
+    batch.add_argument("--jobs", type=int, help="documents imported (and verified) at once (default: one per CPU)")
+    batch.add_argument("--budget", type=float, default=60.0, help="verifier time budget per environment (default 60 s)")
+    batch.add_argument(
+        "--start-bound", type=float, default=30.0, help="seconds a server may take to start when verified (default 30)"
+    )
+    batch.add_argument("--timeout", type=float, default=300.0, help="seconds one document's import may take")
+    batch.add_argument("--limit", type=int, help="import only the first N documents (by name)")
     p.set_defaults(func=_cmd_import_openapi)
     p = isub.add_parser(
         "bfcl",
@@ -187,7 +200,7 @@ def _cmd_env(args: argparse.Namespace) -> int:
 
         imported = anyio.run(lambda: import_openapi(Path(args.from_openapi), name=name))
         skeleton, name = imported.yaml, imported.name
-        description = description or imported.description
+        description = f"{description or imported.description}\n\n{imported.report.for_model()}"
     if not description:
         raise SystemExit("mcpfactory synth env: give a DESCRIPTION or --from-openapi FILE")
     name = name or _slug(description)
@@ -225,21 +238,27 @@ def _cmd_import_openapi(args: argparse.Namespace) -> int:
 
     from mcpfactory.openapi import import_openapi, write_environment
 
-    imported = anyio.run(lambda: import_openapi(Path(args.file), name=args.name))
+    source = Path(args.file)
+    if source.is_dir():
+        return _import_folder(args, source)
+    if args.verify or args.jobs or args.limit:
+        raise SystemExit("mcpfactory import openapi: --verify, --jobs and --limit apply to a folder of documents")
+    imported = anyio.run(lambda: import_openapi(source, name=args.name))
+    if args.report:
+        imported.report.write(Path(args.report))
     if args.stdout:
         print(imported.yaml, end="")
+        print(f"{imported.name}: {imported.report.summary()}", file=sys.stderr)
         return 0
     try:
         path = write_environment(imported, _root(args.out_root), force=args.force)
     except FileExistsError as exc:
         print(f"mcpfactory import openapi: {exc}", file=sys.stderr)
         return 1
-    skipped = (
-        f"; skipped {len(imported.skipped)} operation(s): {', '.join(imported.skipped)}" if imported.skipped else ""
-    )
-    print(
-        f"{imported.name}: {len(imported.tools)} tool(s), {len(imported.collections)} collection(s) -> {path}{skipped}"
-    )
+    print(f"{imported.name}: {len(imported.tools)} tool(s), {len(imported.collections)} collection(s) -> {path}")
+    print(f"  {imported.report.summary()}")
+    for operation in imported.report.left_out:
+        print(f"  left out: {operation.method} {operation.path}: {operation.reason}")
     return 0
 
 
@@ -259,3 +278,27 @@ def _cmd_import_bfcl(args: argparse.Namespace) -> int:
     print(f"{descriptions}: BFCL's wording of the tools (rollout --tool-descriptions {descriptions})")
     print(f"{sum(counts.values())} task(s) from bfcl-eval {source.version}; run: mcpfactory rollout --tasks {out}")
     return 0
+
+
+def _import_folder(args: argparse.Namespace, folder: Path) -> int:
+    from mcpfactory.openapi._batch import TABLE, import_folder
+
+    if args.out_root is None:
+        raise SystemExit("mcpfactory import openapi: a folder needs --out-root (imports are not added to the catalog)")
+    out_root = Path(args.out_root)
+    result = import_folder(
+        folder,
+        out_root,
+        verify=args.verify,
+        jobs=args.jobs,
+        budget=args.budget,
+        start_bound=args.start_bound,
+        timeout=args.timeout,
+        limit=args.limit,
+        progress=sys.stderr,
+    )
+    if result.resumed:
+        print(f"resumed: {result.resumed} document(s) already done in {out_root}", file=sys.stderr)
+    print(result.summary())
+    print(f"table: {out_root / TABLE}")
+    return 0 if result.imported else 1

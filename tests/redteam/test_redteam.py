@@ -11,16 +11,19 @@ import importlib
 import re
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from mcpfactory.cli import main
 from mcpfactory.compiler import compile_spec
 from mcpfactory.errors import SpecError, SpecIssue
-from mcpfactory.spec import load_spec
+from mcpfactory.spec import _input, load_spec
+from mcpfactory.spec._input import MAX_SPEC_BYTES, InputProblem, read_text
 
 CASES = Path(__file__).parent / "cases"
 _HEADER = re.compile(rb"^# (attack|expect|repeat): ?(.*)$")
@@ -155,3 +158,42 @@ def test_compile_answers_a_hostile_input_with_located_lines_and_status_2(
     lines = err.splitlines()
     assert lines, "a refusal says why"
     assert [line for line in lines if not _LOCATED.match(line)] == []
+
+
+def _first_problem(scan: Callable[[], object]) -> InputProblem | None:
+    try:
+        scan()
+    except InputProblem as problem:
+        return problem
+    except YAMLError:  # a syntax error, which the loader reports in its own words
+        return None
+    return None
+
+
+def _round_trip_alone(text: str) -> None:
+    yaml = YAML(typ="rt")
+    yaml.Parser = _input._BoundedParser
+    for _event in yaml.parse(text):
+        pass
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_input._fast_events is None, reason="PyYAML without libyaml: the round-trip parser checks alone")
+@pytest.mark.timeout(180)
+def test_libyaml_refuses_what_the_round_trip_parser_alone_refuses_at_the_same_place(tmp_path: Path) -> None:
+    first_by_libyaml: dict[str, InputProblem] = {}
+    disagree = []
+    for case in CORPUS:
+        try:
+            text = read_text(case.materialize(tmp_path / case.name), MAX_SPEC_BYTES, "spec")
+        except InputProblem:
+            continue  # refused before any YAML parser sees it
+        fast = _first_problem(lambda: _input._scan_fast(text))  # noqa: B023 (called at once)
+        if fast is None:
+            continue
+        first_by_libyaml[case.name] = fast
+        alone = _first_problem(lambda: _round_trip_alone(text))  # noqa: B023
+        if alone != fast:
+            disagree.append((case.name, fast, alone))
+    assert disagree == []
+    assert {"billion_laughs", "too_many_nodes", "deep_block_mapping", "yaml_python_object_tag"} <= set(first_by_libyaml)

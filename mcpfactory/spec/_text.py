@@ -6,7 +6,10 @@ there makes the module unimportable; a carriage return or a line separator
 moves code onto another line; a bidirectional override makes the code read
 differently from how it runs ("Trojan Source", CVE-2021-42574); a lone
 surrogate cannot even be written out as UTF-8. Tabs and line feeds are the only
-control characters a spec needs.
+control characters a spec needs. Unicode tag characters (U+E0000-U+E007F) are
+invisible in an editor and a review, yet a model reads them as the ASCII they
+shadow: a description could carry instructions no reviewer sees ("ASCII
+smuggling"); the only thing they are needed for is a few subdivision flags.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import unicodedata
 __all__ = ["bad_character", "describe_character", "printable", "visible"]
 
 # C0 and C1 controls (but tab and line feed), DEL, the bidirectional formatting characters,
-# the Unicode line and paragraph separators, and lone surrogates.
-_BAD = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# the Unicode line and paragraph separators, lone surrogates, and the tag characters.
+_BAD = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\U000e0000-\U000e007f]"
+)
 _SHOWN = re.compile(f"{_BAD.pattern}|[\t\n]")
 _NAMES = {"\x00": "NUL", "\x0b": "vertical tab", "\x0c": "form feed", "\r": "carriage return", "\x1b": "ESC"}
 

@@ -82,6 +82,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--user-api-base", help="OpenAI-compatible base URL for --user-model")
     p.add_argument("--user-api-key", help="API key for --user-model (default: the provider's variable)")
     p.add_argument("--check-invariants", action="store_true", help="record invariant violations of the final state")
+    p.add_argument(
+        "--system-prompt",
+        metavar="TEXT",
+        help="the system message (default: the environment's policy text; '' sends none, as BFCL's harness does)",
+    )
+    p.add_argument(
+        "--tool-descriptions",
+        metavar="FILE",
+        help="JSON {tool: {description, parameters: {name: description}}}: the wording the model reads for those "
+        "tools (e.g. BFCL's, written by mcpfactory import bfcl)",
+    )
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar")
     p.set_defaults(func=_cmd_rollout)
 
@@ -158,7 +169,7 @@ def _tasks(args: argparse.Namespace) -> list[Any]:
     if not args.allow_unverified:
         from mcpfactory.runtime import usability_problem
 
-        problems = sorted({p for env in {t.env for t in tasks} if (p := usability_problem(env, root))})
+        problems = sorted({p for env in {e for t in tasks for e in t.envs} if (p := usability_problem(env, root))})
         if problems:
             raise SystemExit(
                 "mcpfactory rollout: only verified environments run (or pass --allow-unverified):\n  "
@@ -195,6 +206,7 @@ def _policy(args: argparse.Namespace) -> Any:
 def _cmd_rollout(args: argparse.Namespace) -> int:
     import anyio
 
+    from harness.descriptions import load_tool_descriptions
     from harness.episode import EpisodeConfig
     from harness.errors import HarnessError
     from harness.faults import FaultConfig
@@ -226,6 +238,8 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
             drop_rate=args.fault_drop,
         ),
         check_invariants=args.check_invariants,
+        system_prompt=args.system_prompt,
+        tool_descriptions=load_tool_descriptions(args.tool_descriptions) if args.tool_descriptions else {},
     )
     config = RunConfig(
         samples=args.samples,

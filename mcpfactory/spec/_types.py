@@ -38,7 +38,7 @@ class TypeSyntaxError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class TypeExpr:
-    """A parsed type: `kind` is scalar, list, dict, optional, literal, named or ref."""
+    """A parsed type: `kind` is scalar, list, dict, optional, literal, named, union (of named types) or ref."""
 
     kind: str
     name: str = ""  # scalar name, named type, or ref'd collection
@@ -66,10 +66,12 @@ class TypeExpr:
             return "Literal[" + ", ".join(repr(v) for v in self.values) + "]"
         if self.kind == "ref":
             return "str"
+        if self.kind == "union":
+            return " | ".join(arg.annotation() for arg in self.args)
         return self.name
 
     def is_object(self) -> bool:
-        return self.kind in ("named", "dict")
+        return self.kind in ("named", "dict", "union")
 
 
 def _suggest(word: str, options: list[str]) -> str | None:
@@ -109,7 +111,14 @@ def _convert(node: ast.expr, known: set[str], collections: set[str]) -> TypeExpr
             return TypeExpr("optional", args=(right,))
         if left.kind == right.kind == "literal":
             return TypeExpr("literal", values=left.values + right.values)
-        raise TypeSyntaxError("only 'T | None' and unions of literals are supported", col)
+        if left.kind in ("named", "union") and right.kind in ("named", "union"):
+            members = (*_members(left), *_members(right))
+            if len(set(members)) != len(members):
+                raise TypeSyntaxError("a union names the same type twice", col)
+            return TypeExpr("union", args=members)
+        raise TypeSyntaxError(
+            "only 'T | None', unions of literals and unions of named object types ('Cat | Dog') are supported", col
+        )
     if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
         head = node.value.id
         items = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
@@ -124,6 +133,14 @@ def _convert(node: ast.expr, known: set[str], collections: set[str]) -> TypeExpr
         if head == "Literal":
             values: list[str | int] = []
             for item in items:
+                if (
+                    isinstance(item, ast.UnaryOp)
+                    and isinstance(item.op, ast.USub)
+                    and isinstance(item.operand, ast.Constant)
+                    and type(item.operand.value) is int
+                ):
+                    values.append(-item.operand.value)
+                    continue
                 if not isinstance(item, ast.Constant) or type(item.value) not in (str, int):
                     raise TypeSyntaxError("Literal takes strings or integers: Literal['a', 'b']", item.col_offset)
                 values.append(item.value)  # type: ignore[arg-type]  # narrowed by the check above
@@ -144,6 +161,10 @@ def _convert(node: ast.expr, known: set[str], collections: set[str]) -> TypeExpr
         options = sorted(_GENERICS)
         raise TypeSyntaxError(f"unknown generic '{head}'", col, _suggest(head, options))
     raise TypeSyntaxError(f"not a type: {ast.unparse(node)!r}", col)
+
+
+def _members(expr: TypeExpr) -> tuple[TypeExpr, ...]:
+    return expr.args if expr.kind == "union" else (expr,)
 
 
 def literal_from_enum(values: list[Any]) -> TypeExpr:

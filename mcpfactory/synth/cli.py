@@ -1,4 +1,4 @@
-"""`mcpfactory synth tasks|env` and `mcpfactory import openapi`."""
+"""`mcpfactory synth tasks|env` and `mcpfactory import openapi|bfcl`."""
 
 from __future__ import annotations
 
@@ -73,13 +73,45 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     imp = subparsers.add_parser("import", help="import environments from other descriptions")
     isub = imp.add_subparsers(dest="import_command", required=True)
-    p = isub.add_parser("openapi", help="turn an OpenAPI 3 document into a spec skeleton that passes the verifier")
-    p.add_argument("file")
+    p = isub.add_parser(
+        "openapi",
+        help="turn an OpenAPI 3.x or Swagger 2.0 document (or a folder of them) into specs that pass the verifier",
+    )
+    p.add_argument("file", help="a document (JSON or YAML), or a folder of documents to import in a batch")
     p.add_argument("--name", help="environment name (default: from the document's title)")
     p.add_argument("--out-root", help="servers root to write <name>/ into (default: the catalog, ./servers)")
     p.add_argument("--force", action="store_true", help="replace an existing environment of that name")
     p.add_argument("--stdout", action="store_true", help="print the spec instead of writing it")
+    p.add_argument("--report", metavar="FILE", help="write what became of each operation as JSON")
+    batch = p.add_argument_group("a folder of documents")
+    batch.add_argument("--verify", action="store_true", help="verify each imported environment")
+    batch.add_argument("--jobs", type=int, help="documents imported (and verified) at once (default: one per CPU)")
+    batch.add_argument("--budget", type=float, default=60.0, help="verifier time budget per environment (default 60 s)")
+    batch.add_argument(
+        "--start-bound", type=float, default=30.0, help="seconds a server may take to start when verified (default 30)"
+    )
+    batch.add_argument("--timeout", type=float, default=300.0, help="seconds one document's import may take")
+    batch.add_argument("--limit", type=int, help="import only the first N documents (by name)")
     p.set_defaults(func=_cmd_import_openapi)
+    p = isub.add_parser(
+        "bfcl",
+        help="write BFCL's multi-turn tasks (from an installed bfcl-eval) as tasks of the bfcl_* environments",
+        description="Read the multi-turn categories of an installed bfcl-eval and write OUT/<category>.jsonl "
+        "(run them with: mcpfactory rollout --tasks OUT) and OUT/tool-descriptions.json (BFCL's wording of the "
+        "tools, for rollout --tool-descriptions). See docs/bfcl.md.",
+    )
+    p.add_argument(
+        "--category",
+        choices=["base", "miss_func", "miss_param", "long_context", "all"],
+        default="all",
+        help="which category to write (default: all four)",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
+    p.add_argument("--catalog", help="the catalog holding the bfcl_* servers (default: ./servers)")
+    p.add_argument(
+        "--any-version", action="store_true", help="read a bfcl-eval release other than the one the envs match"
+    )
+    p.set_defaults(func=_cmd_import_bfcl)
 
 
 def _model(args: argparse.Namespace) -> Any:
@@ -179,7 +211,7 @@ def _cmd_env(args: argparse.Namespace) -> int:
 
         imported = anyio.run(lambda: import_openapi(Path(args.from_openapi), name=name))
         skeleton, name = imported.yaml, imported.name
-        description = description or imported.description
+        description = f"{description or imported.description}\n\n{imported.report.for_model()}"
     if not description:
         raise SystemExit("mcpfactory synth env: give a DESCRIPTION or --from-openapi FILE")
     name = name or _slug(description)
@@ -217,19 +249,67 @@ def _cmd_import_openapi(args: argparse.Namespace) -> int:
 
     from mcpfactory.openapi import import_openapi, write_environment
 
-    imported = anyio.run(lambda: import_openapi(Path(args.file), name=args.name))
+    source = Path(args.file)
+    if source.is_dir():
+        return _import_folder(args, source)
+    if args.verify or args.jobs or args.limit:
+        raise SystemExit("mcpfactory import openapi: --verify, --jobs and --limit apply to a folder of documents")
+    imported = anyio.run(lambda: import_openapi(source, name=args.name))
+    if args.report:
+        imported.report.write(Path(args.report))
     if args.stdout:
         print(imported.yaml, end="")
+        print(f"{imported.name}: {imported.report.summary()}", file=sys.stderr)
         return 0
     try:
         path = write_environment(imported, _root(args.out_root), force=args.force)
     except FileExistsError as exc:
         print(f"mcpfactory import openapi: {exc}", file=sys.stderr)
         return 1
-    skipped = (
-        f"; skipped {len(imported.skipped)} operation(s): {', '.join(imported.skipped)}" if imported.skipped else ""
-    )
-    print(
-        f"{imported.name}: {len(imported.tools)} tool(s), {len(imported.collections)} collection(s) -> {path}{skipped}"
-    )
+    print(f"{imported.name}: {len(imported.tools)} tool(s), {len(imported.collections)} collection(s) -> {path}")
+    print(f"  {imported.report.summary()}")
+    for operation in imported.report.left_out:
+        print(f"  left out: {operation.method} {operation.path}: {operation.reason}")
     return 0
+
+
+def _cmd_import_bfcl(args: argparse.Namespace) -> int:
+    from mcpfactory.bfcl import CATEGORIES, BFCLSource, import_bfcl, tool_descriptions
+
+    source = BFCLSource(any_version=args.any_version)
+    out = Path(args.out)
+    categories = CATEGORIES if args.category == "all" else (args.category,)
+    counts = import_bfcl(out, categories, source=source, root=Path(args.catalog).resolve() if args.catalog else None)
+    descriptions = out / "tool-descriptions.json"
+    descriptions.write_text(
+        json.dumps(tool_descriptions(source), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    for category, count in counts.items():
+        print(f"{out / f'{category}.jsonl'}: {count} task(s)")
+    print(f"{descriptions}: BFCL's wording of the tools (rollout --tool-descriptions {descriptions})")
+    print(f"{sum(counts.values())} task(s) from bfcl-eval {source.version}; run: mcpfactory rollout --tasks {out}")
+    return 0
+
+
+def _import_folder(args: argparse.Namespace, folder: Path) -> int:
+    from mcpfactory.openapi._batch import TABLE, import_folder
+
+    if args.out_root is None:
+        raise SystemExit("mcpfactory import openapi: a folder needs --out-root (imports are not added to the catalog)")
+    out_root = Path(args.out_root)
+    result = import_folder(
+        folder,
+        out_root,
+        verify=args.verify,
+        jobs=args.jobs,
+        budget=args.budget,
+        start_bound=args.start_bound,
+        timeout=args.timeout,
+        limit=args.limit,
+        progress=sys.stderr,
+    )
+    if result.resumed:
+        print(f"resumed: {result.resumed} document(s) already done in {out_root}", file=sys.stderr)
+    print(result.summary())
+    print(f"table: {out_root / TABLE}")
+    return 0 if result.imported else 1

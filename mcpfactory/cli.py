@@ -30,7 +30,11 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     if args.standalone:
         if args.check or len(args.specs) != 1 or not args.out:
             raise SystemExit("mcpfactory compile: --standalone takes one SPEC and --out DIR (and no --check)")
-        package = compile_standalone(_specs(args.specs)[0], args.out)
+        try:
+            package = compile_standalone(_specs(args.specs)[0], args.out)
+        except SpecError as exc:
+            print(exc, file=sys.stderr)
+            return 2
         print(f"wrote {package} (run: cd {package.parent} && python -m {package.name})")
         return 0
     failed = 0
@@ -53,10 +57,13 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         print("generated files are out of date with their specs (run: mcpfactory compile):", file=sys.stderr)
         for path in drifted:
             print(f"  {path}", file=sys.stderr)
+    if failed:
+        return 2  # a spec that does not load is bad input, answered as argparse answers bad arguments
+    if drifted:
         return 1
-    if args.check and not failed:
+    if args.check:
         print(f"{len(_specs(args.specs))} server(s) match their specs")
-    return 1 if failed else 0
+    return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from mcp.shared.exceptions import MCPError
 
 from mcpfactory.connect import Transport, connect
 from mcpfactory.errors import ReplayError
+from mcpfactory.runtime._tasks import read_lines_file
 
 __all__ = ["read_calls", "replay"]
 
@@ -25,9 +26,11 @@ def read_calls(path: Path) -> list[dict[str, Any]]:
     long, too deeply nested, not JSON, or not a list of calls.
     """
     try:
-        raw = path.read_bytes()
+        raw = read_lines_file(path)
     except OSError as exc:
         raise ReplayError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ReplayError(f"{path}: cannot read: {exc}") from None
     lines: list[dict[str, Any]] = []
     for number, data in enumerate(raw.split(b"\n"), start=1):
         if not data.strip():
@@ -40,7 +43,7 @@ def read_calls(path: Path) -> list[dict[str, Any]]:
         except UnicodeDecodeError as exc:
             raise ReplayError(f"{where}: not UTF-8 (byte {exc.start + 1})") from None
         except json.JSONDecodeError as exc:
-            raise ReplayError(f"{where}: not JSON: {exc.msg}") from None
+            raise ReplayError(f"{where}: not JSON: {exc.msg} at column {exc.colno}") from None
         except (RecursionError, ValueError) as exc:
             raise ReplayError(
                 f"{where}: not JSON: {'nested too deeply' if isinstance(exc, RecursionError) else exc}"

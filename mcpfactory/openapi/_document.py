@@ -21,6 +21,7 @@ from ruamel.yaml.error import YAMLError
 
 from mcpfactory.openapi._schema import SchemaReader, camel, pointer_escape
 from mcpfactory.openapi._shape import Field, Shape
+from mcpfactory.spec._input import InputProblem, read_text
 from mcpfactory.synth._errors import OpenAPIError
 
 __all__ = ["METHODS", "Document", "Operation", "Param", "read_document", "snake"]
@@ -109,14 +110,19 @@ class Document:
         return str(text).strip() if isinstance(text, str) and text.strip() else self.title
 
 
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # GitHub's REST API description, the largest we import, is 13 MB
+
+
 def load(path: Path) -> Mapping[str, Any]:
-    """Parse a JSON or YAML file; raise `OpenAPIError` if it is not a mapping."""
+    """Parse a JSON or YAML file; raise `OpenAPIError` if it cannot be read within bounds or is not a mapping."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_text(path, MAX_DOCUMENT_BYTES, "document")  # a FIFO or a device is refused unopened
     except OSError as exc:
         raise OpenAPIError(f"cannot read the document: {exc.strerror}", file=path) from None
-    except UnicodeDecodeError:
-        raise OpenAPIError("the document is not UTF-8 text", file=path) from None
+    except InputProblem as problem:
+        hint = f" ({problem.hint})" if problem.hint else ""
+        where = f" at line {problem.line} column {problem.col}" if (problem.line, problem.col) != (1, 1) else ""
+        raise OpenAPIError(f"{problem.message}{hint}{where}", file=path) from None
     data: Any
     try:
         data = json.loads(text)
@@ -129,6 +135,12 @@ def load(path: Path) -> Mapping[str, Any]:
             data = YAML(typ="safe", pure=True).load(text)
         except YAMLError as yexc:
             raise OpenAPIError(f"not valid YAML: {yexc}", file=path) from None
+        except RecursionError:
+            raise OpenAPIError("not valid YAML: nested too deeply", file=path) from None
+    except RecursionError:
+        raise OpenAPIError("not valid JSON: nested too deeply", file=path) from None
+    except ValueError as exc:  # an integer with more digits than Python converts
+        raise OpenAPIError(f"not valid JSON: {exc}", file=path) from None
     if not isinstance(data, Mapping):
         raise OpenAPIError("the document is not a mapping", file=path, where="")
     return data

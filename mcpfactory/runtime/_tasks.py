@@ -33,6 +33,26 @@ __all__ = [
 OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "contains", "exists", "absent")
 StateRule = Literal["match", "none"]
 MAX_TASK_LINE = 4 * 1024 * 1024  # bytes; a longer line is refused before it is parsed
+MAX_LINES_FILE = 256 * 1024 * 1024  # bytes; a longer tasks or replay file is refused before it is read
+
+
+def read_lines_file(path: Path, limit: int = MAX_LINES_FILE) -> bytes:
+    """The bytes of a JSONL file; `ValueError` saying why when it is not a regular file or holds more than `limit`.
+
+    Checked before the file is opened: opening a FIFO waits for a writer, and
+    /dev/zero never ends. Raises `OSError` when the file cannot be read.
+    """
+    if not path.is_file():
+        if not path.exists():
+            path.stat()  # raises the OSError that says why (no such file, permission)
+        raise ValueError("a folder, not a file" if path.is_dir() else "not a regular file")
+    with path.open("rb") as handle:
+        raw = handle.read(limit + 1)
+    if len(raw) > limit:
+        mib, rest = divmod(limit, 1024 * 1024)
+        raise ValueError(f"larger than {mib:,} MiB" if mib and not rest else f"larger than {limit:,} bytes")
+    return raw
+
 
 _TASK_FIELDS = (
     "id",
@@ -494,9 +514,11 @@ def load_tasks(path: Path | str, *, env: str | None = None, ids: Iterable[str] |
 
 def _read_file(path: Path) -> Iterable[Task]:
     try:
-        raw = path.read_bytes()
+        raw = read_lines_file(path)
     except OSError as exc:
         raise TaskFileError(path, 0, "", f"cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise TaskFileError(path, 0, "", f"cannot read: {exc}") from None
     for number, line in enumerate(raw.split(b"\n"), start=1):
         if not line.strip():
             continue

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import difflib
 import functools
-import json
 import keyword
 import operator
 import re
@@ -21,19 +20,20 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NotRequired
 
 import pydantic
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 from typing_extensions import TypedDict
 
 from mcpfactory.errors import SpecError, SpecIssue
 from mcpfactory.runtime import Number
 from mcpfactory.runtime._catalog import spec_files_sha256
 from mcpfactory.spec import _restrict
+from mcpfactory.spec._input import MAX_DATA_BYTES, MAX_SPEC_BYTES, InputProblem, load_json, load_yaml, read_text
 from mcpfactory.spec._model import Constraints, EnvSpec, FieldSpec, ParamSpec
-from mcpfactory.spec._types import SCALARS, TypeExpr, TypeSyntaxError, literal_from_enum, parse_type
+from mcpfactory.spec._names import NameRules
+from mcpfactory.spec._source import Loc, Source, display_path, plain, value_issues
+from mcpfactory.spec._text import printable, visible
+from mcpfactory.spec._types import TypeExpr, TypeSyntaxError, literal_from_enum, parse_type
 
 __all__ = [
     "LoadedSpec",
@@ -45,17 +45,8 @@ __all__ = [
     "spec_sha256",
 ]
 
-Loc = tuple[str | int, ...]
 TOOL_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,63}$")
-INJECTED = frozenset({"state", "rng", "now", "ToolError"})
 RESULT_NAMES = frozenset({"result"})  # what an `error_when` expression reads: the value the body returned
-# Module-level names of a generated server.py, which tools and helpers (functions there too) must not shadow.
-MODULE_NAMES = frozenset(
-    {"now", "seed", "build", "main", "env", "State", "Collection", "Environment", "StateBase", "ToolError"}
-    | {"Number", "datetime", "random", "Path", "Annotated", "Any", "Literal", "NotRequired", "TypedDict"}
-    | {"ConfigDict", "Field", "with_config", "Server", "load_json_seed", "ENV_NAME", "SPEC_SHA256", "CLOCK", "POLICY"}
-    | {"SEED_FILES", "check_api_version", "scenario", "CallLimits"}
-)
 
 
 def _calls_names(source: str, names: set[str] | dict[str, Any]) -> set[str]:
@@ -135,81 +126,6 @@ def spec_sha256(path: Path, data_files: Iterable[Path] = ()) -> str:
     return spec_files_sha256(path, data_files)
 
 
-# --------------------------------------------------------------------------- positions
-
-
-class _Source:
-    """The parsed YAML tree, used to turn a field path into a line and column."""
-
-    def __init__(self, path: Path, text: str, root: Any) -> None:
-        self.path = path
-        self.display = _display_path(path)
-        self.lines = text.splitlines()
-        self.root = root
-
-    def position(self, loc: Loc, *, at_key: bool = False) -> tuple[int, int]:
-        node, line, col = self.root, 0, 0
-        for index, part in enumerate(loc):
-            last = index == len(loc) - 1
-            if isinstance(node, CommentedMap) and part in node:
-                line, col = node.lc.key(part) if (last and at_key) else node.lc.value(part)
-                node = node[part]
-            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-                line, col = node.lc.item(part)
-                node = node[part]
-            elif isinstance(node, CommentedMap | CommentedSeq):
-                line, col = node.lc.line, node.lc.col
-                break
-            else:
-                break
-        return line + 1, col + 1
-
-    def body_position(self, loc: Loc, body_line: int, body_col: int) -> tuple[int, int]:
-        """Locate a line/column inside a string value (a body or expression)."""
-        line, col = self.position(loc)
-        value = self._value(loc)
-        if isinstance(value, LiteralScalarString | FoldedScalarString):
-            first = line  # the indicator's line (1-based) is the line before the content
-            content_line = first + body_line
-            text = self.lines[content_line - 1] if content_line - 1 < len(self.lines) else ""
-            indent = len(text) - len(text.lstrip(" "))
-            return content_line, indent + body_col
-        quoted = 1 if line - 1 < len(self.lines) and self.lines[line - 1][col - 1 : col] in ("'", '"') else 0
-        return line + body_line - 1, col + quoted + body_col - 1
-
-    def _value(self, loc: Loc) -> Any:
-        node = self.root
-        for part in loc:
-            try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
-                return None
-        return node
-
-
-def _display_path(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, bool):  # ruamel's scalar subclasses, back to plain JSON values
-        return bool(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    return node
-
-
 def _suggest(word: str, options: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
@@ -219,7 +135,7 @@ def _suggest(word: str, options: Iterable[str]) -> str | None:
 
 
 class _Checker:
-    def __init__(self, source: _Source) -> None:
+    def __init__(self, source: Source) -> None:
         self.source = source
         self.issues: list[SpecIssue] = []
 
@@ -230,9 +146,15 @@ class _Checker:
     def add_at(self, loc: Loc, line: int, col: int, message: str, hint: str | None = None) -> None:
         self._append(loc, line, col, message, hint)
 
-    def _append(self, loc: Loc, line: int, col: int, message: str, hint: str | None) -> None:
-        path = ".".join(str(part) for part in loc)
-        self.issues.append(SpecIssue(self.source.display, line, col, path, message, hint))
+    def _append(self, loc: Loc, line: int, col: int, message: str, hint: str | None, file: str | None = None) -> None:
+        # User text quoted in a message (a key, a value) may hold control characters: keep the line one line.
+        path = visible(".".join(str(part) for part in loc))
+        issue = SpecIssue(file or self.source.display, line, col, path, visible(message), hint and visible(hint))
+        self.issues.append(issue)
+
+    def add_in(self, file: Path, loc: Loc, problem: InputProblem) -> None:
+        """Report a problem located in another file than the spec (a seed file)."""
+        self._append(loc, problem.line, problem.col, problem.message, problem.hint, display_path(file))
 
     def type_issue(self, loc: Loc, exc: TypeSyntaxError) -> None:
         line, col = self.source.position(loc)
@@ -434,22 +356,33 @@ def _typed_dict(name: str, fields: list[ResolvedField], named: dict[str, Any]) -
 # --------------------------------------------------------------------------- the loader
 
 
+def _file_error(path: Path, line: int, col: int, message: str, hint: str | None = None) -> SpecError:
+    return SpecError([SpecIssue(display_path(path), line, col, "", visible(message), hint and visible(hint))])
+
+
 def _yaml_error(path: Path, mark: Any, message: str, hint: str | None = None) -> SpecError:
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    return SpecError([SpecIssue(_display_path(path), line, col, "", message, hint)])
+    return _file_error(path, line, col, message, hint)
 
 
 def load_spec(path: str | Path) -> LoadedSpec:
-    """Load and check a spec file; raise `SpecError` listing every mistake."""
+    """Load and check a spec file; raise `SpecError` listing every mistake.
+
+    The file and every seed file it names are read within bounds (size,
+    encoding, nesting, alias expansion, number length: see `_input`), so a
+    hostile file fails in seconds with a located error, never a traceback.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, MAX_SPEC_BYTES, "spec")
+    except InputProblem as exc:
+        raise _file_error(path, exc.line, exc.col, exc.message, exc.hint) from None
     except OSError as exc:
-        raise SpecError([SpecIssue(_display_path(path), 1, 1, "", f"cannot read spec: {exc.strerror}")]) from None
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+        raise _file_error(path, 1, 1, f"cannot read spec: {exc.strerror or 'no such file'}") from None
     try:
-        root = yaml.load(text)
+        root = load_yaml(text)
+    except InputProblem as exc:
+        raise _file_error(path, exc.line, exc.col, exc.message, exc.hint) from None
     except DuplicateKeyError as exc:
         key = (exc.problem or "").split('"')[1] if '"' in (exc.problem or "") else "?"
         hint = "each tool, collection, type and field name may appear once"
@@ -458,12 +391,16 @@ def load_spec(path: str | Path) -> LoadedSpec:
         mark = exc.problem_mark or exc.context_mark
         raise _yaml_error(path, mark, f"invalid YAML: {exc.problem or exc.context}") from None
     except YAMLError as exc:
-        raise SpecError([SpecIssue(_display_path(path), 1, 1, "", f"invalid YAML: {exc}")]) from None
-    source = _Source(path, text, root)
+        raise SpecError([SpecIssue(display_path(path), 1, 1, "", f"invalid YAML: {exc}")]) from None
+    source = Source(path, text, root)
     checker = _Checker(source)
-    data = _plain(root)
+    data = plain(root)
     if not isinstance(data, dict):
         checker.add((), "a spec is a YAML mapping with name, description, collections and tools")
+        raise SpecError(checker.issues)
+    for loc, problem, suggestion, at_key in value_issues(data):
+        checker.add(loc, problem, suggestion, at_key=at_key)
+    if checker.issues:
         raise SpecError(checker.issues)
     try:
         spec = EnvSpec.model_validate(data)
@@ -488,9 +425,25 @@ class _Analysis:
         self.records: dict[str, str] = {c: s.record for c, s in spec.collections.items()}
         self.tool_errors: dict[str, dict[str, str]] = {}
         self.unions: dict[str, ResolvedUnion] = {}
+        self.names = NameRules(
+            types=[*spec.types, *self.records.values()],
+            tools=spec.tools,
+            helpers=spec.helpers,
+            invariants=[inv.name for inv in spec.invariants],
+            views=spec.views,
+        )
+
+    def check_name(self, loc: Loc, kind: str, name: str) -> bool:
+        """Report why `name` cannot name a `kind` at its key; True if it can."""
+        problem = self.names.problem(kind, name)
+        if problem is not None:
+            self.c.add(loc, problem[0], problem[1], at_key=kind != "record")
+        return problem is None
 
     def run(self) -> LoadedSpec | None:
         spec = self.spec
+        if keyword.iskeyword(spec.name):
+            self.c.add(("name",), f"environment name '{spec.name}' is a Python keyword", "it names a package")
         try:
             datetime.fromisoformat(spec.clock)
         except ValueError:
@@ -593,25 +546,21 @@ class _Analysis:
 
     def _declare_names(self) -> set[str]:
         known: set[str] = set()
-        reserved = {*SCALARS, "list", "dict", "Literal", "ref", "State", "Any", "Collection", "ToolError"}
         for name in self.spec.types:
-            if name in reserved or keyword.iskeyword(name) or not name.isidentifier():
-                self.c.add(("types", name), f"'{name}' cannot name a type", "use a CamelCase name", at_key=True)
+            self.check_name(("types", name), "type", name)
             known.add(name)
         for coll, coll_spec in self.spec.collections.items():
-            if not coll.isidentifier() or keyword.iskeyword(coll) or coll.startswith("_"):
-                self.c.add(
-                    ("collections", coll), f"'{coll}' cannot name a collection", "use a snake_case name", at_key=True
-                )
-            if coll_spec.record in known or coll_spec.record in reserved:
+            self.check_name(("collections", coll), "collection", coll)
+            if coll_spec.record in known:
                 self.c.add(("collections", coll, "record"), f"record type '{coll_spec.record}' is already declared")
+            else:
+                self.check_name(("collections", coll, "record"), "record", coll_spec.record)
             known.add(coll_spec.record)
         return known
 
     def _field(self, loc: Loc, name: str, raw: str | FieldSpec, known: set[str], colls: set[str]) -> ResolvedField:
         spec = raw if isinstance(raw, FieldSpec) else FieldSpec.model_validate({"type": raw})
-        if not name.isidentifier() or keyword.iskeyword(name):
-            self.c.add(loc, f"field name '{name}' is not a valid identifier", at_key=True)
+        self.check_name(loc, "field", name)
         type_loc = (*loc, "type") if isinstance(raw, FieldSpec) else loc
         try:
             expr = parse_type(spec.type, known, colls)
@@ -758,11 +707,11 @@ class _Analysis:
             self.c.add(loc, f"seed file {relative!r} is outside the spec's folder")
             return None
         try:
-            return json.loads(data_path.read_text(encoding="utf-8"))
+            return load_json(read_text(data_path, MAX_DATA_BYTES, "seed file", allow_bom=False))
         except OSError:
-            self.c.add(loc, f"seed file {relative!r} not found", f"expected at {_display_path(data_path)}")
-        except json.JSONDecodeError as exc:
-            self.c.add(loc, f"seed file {relative!r} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+            self.c.add(loc, f"seed file {relative!r} not found", f"expected at {display_path(data_path)}")
+        except InputProblem as problem:
+            self.c.add_in(data_path, loc, problem)
         return None
 
     def _params(
@@ -773,10 +722,7 @@ class _Analysis:
         for pname, raw in raw_params.items():
             ploc = (*owner, "params", pname)
             spec = raw if isinstance(raw, ParamSpec) else ParamSpec.model_validate({"type": raw})
-            if not pname.isidentifier() or keyword.iskeyword(pname) or pname.startswith("_"):
-                self.c.add(ploc, f"parameter name '{pname}' is not a valid identifier", at_key=True)
-            elif pname in INJECTED:
-                self.c.add(ploc, f"parameter name '{pname}' is reserved for the body's scope", at_key=True)
+            self.check_name(ploc, "parameter", pname)
             try:
                 expr = parse_type(spec.type, known, colls)
             except TypeSyntaxError as exc:
@@ -813,13 +759,9 @@ class _Analysis:
         self, known: set[str], colls: set[str], python_types: dict[str, Any]
     ) -> dict[str, tuple[list[ResolvedParam], TypeExpr]]:
         helpers: dict[str, tuple[list[ResolvedParam], TypeExpr]] = {}
-        reserved = {*INJECTED, *MODULE_NAMES, *_restrict.SAFE_BUILTINS, *self.spec.tools, *known}
         for name, helper in self.spec.helpers.items():
             hloc: Loc = ("helpers", name)
-            if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
-                self.c.add(hloc, f"helper name '{name}' is not a valid identifier", at_key=True)
-            elif name in reserved:
-                self.c.add(hloc, f"helper name '{name}' is already taken (a tool, type or name in scope)", at_key=True)
+            self.check_name(hloc, "helper", name)
             params = self._params(hloc, helper.params, known, colls, python_types)
             seen_default = False
             for param in params:
@@ -885,9 +827,10 @@ class _Analysis:
         for tool_name, tool in self.spec.tools.items():
             tloc: Loc = ("tools", tool_name)
             if not TOOL_NAME.match(tool_name) or keyword.iskeyword(tool_name):
-                self.c.add(tloc, f"tool name '{tool_name}' must match ^[a-zA-Z][a-zA-Z0-9_]{{0,63}}$", at_key=True)
-            elif tool_name in MODULE_NAMES or tool_name in known:
-                self.c.add(tloc, f"tool name '{tool_name}' is taken by the generated module", at_key=True)
+                shown = printable(tool_name)
+                self.c.add(tloc, f"tool name '{shown}' must match ^[a-zA-Z][a-zA-Z0-9_]{{0,63}}$", at_key=True)
+            else:
+                self.check_name(tloc, "tool", tool_name)
             if not tool.description.strip():
                 self.c.add((*tloc, "description"), "empty description", "say what the tool does for the agent")
             params = self._params(tloc, tool.params, known, colls, python_types)
@@ -1004,5 +947,7 @@ class _Analysis:
             loc: Loc = ("invariants", index)
             if inv.name in seen:
                 self.c.add((*loc, "name"), f"duplicate invariant '{inv.name}'")
+            else:
+                self.check_name((*loc, "name"), "invariant", inv.name)
             seen.add(inv.name)
             self._check_code((*loc, "check"), inv.check)

@@ -25,17 +25,25 @@ tree and rejects everything that could lead elsewhere:
   of reach of a static check; see the runtime);
 - format-string attribute walks (`"{0.__class__}".format`, `string.Formatter`),
   the wall clock, `global`/`nonlocal`, classes, decorators, generators, async,
-  `with`, catch-alls that would swallow `ToolError`.
+  `with`, catch-alls that would swallow `ToolError`;
+- rebinding a name every body is given (`state`, `rng`, `now`, `ToolError`, the
+  helpers) anywhere, since the checks above assume what those names are; names
+  are compared as Python reads them, folded to NFKC;
+- what makes a result depend on the machine: the time zone (`astimezone`,
+  `timestamp`) and the locale (strftime names, the `n` format, `re.LOCALE`);
+- what can be seen from the source to build too much (`_bounds`: constant
+  exponents, repetitions, format widths), and control or bidi characters.
 
 Everything this module lets through runs as an ordinary function of the
 generated server module, with that module's globals (`random`, `datetime`, ...)
 and the real builtins one lookup away: name resolution here is what keeps them
 out of reach, so a load that no scope binds is always an error. The runtime
 guards are the other half: records handed out read-only, writes checked per
-call and per tool effect. Resource limits (`while True`, a huge power) are the
-runtime's business, not this module's. Deliberate leniencies: the bare name `_`
-(a throwaway) is allowed, and a tool parameter may shadow a forbidden builtin
-(`type`, `id`), since the load then reads the parameter.
+call and per tool effect, and a bound on each call's CPU time and memory for
+what depends on run-time values (`while True`, `"x" * count`). Deliberate
+leniencies: the bare name `_` (a throwaway) is allowed, and a tool parameter may
+shadow a builtin (`type`, `id`, `zip`), since the load then reads the parameter
+(calling it is reported).
 """
 
 from __future__ import annotations
@@ -44,12 +52,57 @@ import ast
 import difflib
 import importlib
 import inspect
-import keyword
-import string
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, TypeGuard
+from typing import TypeGuard
+
+from mcpfactory.spec import _bounds
+from mcpfactory.spec._rules import (
+    ALLOWED_IMPORTS,
+    ALLOWED_MODULES,
+    ANNOTATION_NAMES,
+    ANNOTATION_NODES,
+    BLOCKED_ATTRS,
+    BODY_NAMES,
+    BUILTIN_TYPES,
+    CALL_ONLY_ATTRS,
+    CATCH_HINT,
+    CONSTRUCTS,
+    EXPRESSION_NAMES,
+    FORBIDDEN_NAMES,
+    IMPORT_HINTS,
+    INTROSPECTION_ATTRS,
+    LOCALE_INLINE_FLAG,
+    MUTATORS,
+    PROCESS_STATE_ATTRS,
+    SAFE_BUILTINS,
+    SETATTR_HINT,
+    STATE_ONLY_ATTRS,
+    STRFTIME_METHODS,
+    WALL_CLOCK_ATTRS,
+    container_type_message,
+    is_container_type,
+)
+from mcpfactory.spec._templates import parse_fields, template_fields
+from mcpfactory.spec._text import bad_character, describe_character
+
+__all__ = [
+    "ALLOWED_IMPORTS",
+    "BODY_NAMES",
+    "EXPRESSION_NAMES",
+    "FORBIDDEN_NAMES",
+    "MAX_NESTING",
+    "MAX_SOURCE_CHARS",
+    "SAFE_BUILTINS",
+    "VIOLATION_CODES",
+    "Violation",
+    "check_body",
+    "check_expression",
+    "template_fields",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,94 +118,11 @@ VIOLATION_CODES = frozenset(
     {
         "syntax", "size", "import", "forbidden-name", "unknown-name", "underscore", "forbidden-attribute",
         "unknown-attribute", "attribute-assignment", "module-use", "construct", "except", "wall-clock",
-        "format", "error-code", "container-type", "raise-from", "annotation",
+        "format", "error-code", "container-type", "raise-from", "annotation", "reserved-name", "parameter-call",
+        "bound", "process-state",
     }
 )  # fmt: skip
 
-ALLOWED_IMPORTS = frozenset(
-    {"math", "re", "datetime", "json", "string", "itertools", "functools", "collections", "statistics", "decimal"}
-    | {"fractions", "copy"}
-)
-_ALLOWED_MODULES = ALLOWED_IMPORTS | {"collections.abc"}
-SAFE_BUILTINS = frozenset(
-    {
-        "abs", "all", "any", "bool", "chr", "dict", "divmod", "enumerate", "filter", "float", "format",
-        "frozenset", "int", "isinstance", "iter", "len", "list", "map", "max", "min", "next", "ord", "pow",
-        "range", "repr", "reversed", "round", "set", "slice", "sorted", "str", "sum", "tuple", "zip",
-        "ArithmeticError", "AssertionError", "IndexError", "KeyError", "LookupError", "NotImplementedError",
-        "OverflowError", "RuntimeError", "StopIteration", "TypeError", "ValueError", "ZeroDivisionError",
-    }
-)  # fmt: skip
-BODY_NAMES = frozenset({"state", "rng", "now", "ToolError"})
-EXPRESSION_NAMES = frozenset({"state"})
-
-_CODE_HINT = "bodies cannot run dynamic code"
-_ATTR_HINT = "use attribute syntax (x.name), or subscripts for records (record['field'])"
-_SETATTR_HINT = "bodies may not set attributes; records are dicts: use record['field'] = value"
-_CATCH_HINT = "raise ToolError for domain errors; catch specific exceptions such as KeyError"
-FORBIDDEN_NAMES: Mapping[str, str | None] = {
-    "exec": _CODE_HINT, "eval": _CODE_HINT, "compile": _CODE_HINT, "__import__": "import an allowed module",
-    "open": "bodies have no file access; keep data in state", "input": None, "help": None, "exit": None,
-    "quit": None, "breakpoint": None, "print": "return the value instead of printing it",
-    "getattr": _ATTR_HINT, "setattr": _ATTR_HINT, "delattr": _ATTR_HINT, "hasattr": _ATTR_HINT,
-    "vars": None, "globals": None, "locals": None, "dir": None, "id": None, "memoryview": None,
-    "type": "use isinstance() to test a type", "object": None, "super": None, "classmethod": None,
-    "staticmethod": None, "property": None, "issubclass": "use isinstance()",
-    "Exception": _CATCH_HINT, "BaseException": _CATCH_HINT,
-}  # fmt: skip
-
-# Attributes that reach frames, code or globals without an underscore.
-_INTROSPECTION_ATTRS = frozenset(
-    {
-        "gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "cr_origin", "ag_frame", "ag_code",
-        "ag_await", "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "f_trace", "tb_frame", "co_code",
-        "co_consts", "func_globals", "func_code", "im_func", "im_self", "mro",
-    }
-)  # fmt: skip
-# Gadgets and shared mutable state in allowed modules, refused under any receiver.
-_DECIMAL_HINT = "the decimal context is shared by the process; use a decimal.Context(...) of your own"
-_BLOCKED_ATTRS: Mapping[str, str] = {
-    **dict.fromkeys(["getcontext", "setcontext", "localcontext", "DefaultContext", "BasicContext"], _DECIMAL_HINT),
-    "ExtendedContext": _DECIMAL_HINT,
-    "Formatter": "string.Formatter resolves attributes by name; use f-strings",
-    "update_wrapper": "it copies attributes by name",
-    "wraps": "it copies attributes by name",
-    "dispatch_table": "it is shared by the whole process",
-    "default_factory": "it hands out the factory class; build the value you need directly",
-}
-# Allowed only as collection names on `state`: ABC registration is process-wide, NormalDist.samples is unseeded.
-_STATE_ONLY_ATTRS = {"register": "it changes process-wide state", "samples": "use rng for random draws"}
-# Mutating methods taken unbound from a class (`dict.update(record, ...)`) skip the read-only overrides.
-_BUILTIN_TYPES: Mapping[str, type] = {"dict": dict, "list": list, "set": set}
-_MUTATORS = frozenset(
-    {"append", "extend", "insert", "remove", "sort", "reverse", "clear", "pop", "popitem", "setdefault", "update"}
-    | {"add", "discard", "difference_update", "intersection_update", "symmetric_difference_update"}
-)
-
-
-def _is_container_type(value: object) -> bool:
-    return isinstance(value, type) and issubclass(value, dict | list | set)
-
-
-def _CONTAINER_TYPE_MESSAGE(name: str) -> tuple[str, str]:
-    # Any handle on the class itself (`f = dict; f.update(record, ...)`, `max(list, list)`,
-    # `defaultdict(list).default_factory`) reaches its unbound methods, which skip the read-only overrides.
-    return (
-        f"'{name}' may only be called, or passed to isinstance() or defaultdict()",
-        "build a new value with it, e.g. dict(record) or list(items)",
-    )
-
-
-_ANNOTATION_NAMES = frozenset({"str", "int", "float", "bool", "list", "dict", "set", "tuple", "Any", "None"})
-_ANNOTATION_NODES = (ast.Name, ast.Subscript, ast.Tuple, ast.BinOp, ast.BitOr, ast.Constant, ast.Load)
-_WALL_CLOCK_ATTRS = frozenset({"now", "today", "utcnow", "fromtimestamp", "utcfromtimestamp"})
-_IMPORT_HINTS = {
-    "random": "use rng (the session's random.Random) instead of the random module",
-    "time": "use now(), the environment's clock",
-}
-# A form feed resets the tokenizer's indentation count, so a body pasted under a `def` could dedent out of it;
-# the others split lines for str.splitlines (and so textwrap) but not for the tokenizer.
-_BAD_CHARS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 MAX_SOURCE_CHARS = 20_000
 MAX_NESTING = 40
 _MAX_RAW_DEPTH = 200
@@ -167,33 +137,6 @@ def _suggest(name: str, candidates: Iterable[str]) -> str | None:
     return f"did you mean '{close[0]}'?" if close else None
 
 
-def _parse_fields(template: str, *, strict: bool) -> Iterator[str]:
-    """Yield the field names of a str.format template; ValueError if one is not plain."""
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise ValueError(f"malformed template: {exc}") from None
-    for _literal, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        if strict and (not name or name.isdigit()):
-            raise ValueError(f"placeholder '{{{name}}}' is positional; name it, e.g. '{{title}}'")
-        if name and not name.isdigit() and (not name.isidentifier() or keyword.iskeyword(name)):
-            raise ValueError(f"placeholder '{{{name}}}' is not a plain name (no attribute or index access)")
-        if strict and conversion:
-            raise ValueError(f"placeholder '{{{name}!{conversion}}}' uses a conversion; write '{{{name}}}'")
-        if strict and spec and "{" in spec:
-            raise ValueError(f"placeholder '{{{name}}}' nests a field in its format spec")
-        yield name
-        if spec:
-            yield from _parse_fields(spec, strict=strict)
-
-
-def template_fields(template: str) -> list[str]:
-    """The placeholder names of an error message template, in order, without repeats."""
-    return list(dict.fromkeys(_parse_fields(template, strict=True)))
-
-
 @dataclass
 class _Scope:
     bound: set[str] = field(default_factory=set)
@@ -204,7 +147,7 @@ class _Scope:
 
 
 # Imported up front so that submodules (collections.abc) are attributes of their parents.
-_MODULES = {name: importlib.import_module(name) for name in sorted(_ALLOWED_MODULES)}
+_MODULES = {name: importlib.import_module(name) for name in sorted(ALLOWED_MODULES)}
 
 
 def _import_module(name: str) -> ModuleType | None:
@@ -212,7 +155,7 @@ def _import_module(name: str) -> ModuleType | None:
 
 
 def _allowed_module(value: object) -> TypeGuard[ModuleType]:
-    return inspect.ismodule(value) and value.__name__ in _ALLOWED_MODULES
+    return inspect.ismodule(value) and value.__name__ in ALLOWED_MODULES
 
 
 def _bindings(roots: Iterable[ast.AST]) -> _Scope:
@@ -269,8 +212,12 @@ def _depth_problem(tree: ast.AST) -> str | None:
 
 
 class _Checker(ast.NodeVisitor):
-    def __init__(self, lines: list[str], indent: int, names: frozenset[str], params: frozenset[str]) -> None:
+    def __init__(
+        self, lines: list[str], indent: int, names: frozenset[str], params: frozenset[str], reserved: frozenset[str]
+    ) -> None:
         self.lines, self.indent, self.names, self.params = lines, indent, names, params
+        self.reserved = reserved  # names every body is given (state, now, helpers, ...): never rebound
+        self.values: frozenset[str] = frozenset()  # parameters the body never rebinds: JSON values
         self.expression = indent == 0
         self.error_templates: Mapping[str, str] | None = None
         self.type_names: frozenset[str] = frozenset()
@@ -307,7 +254,12 @@ class _Checker(ast.NodeVisitor):
         return self.resolve(name) is None and name in self.names
 
     def bind(self, node: ast.AST, name: str) -> None:
-        if name in FORBIDDEN_NAMES and not (len(self.scopes) == 1 and name in self.params):
+        if name in self.reserved:
+            # Rebinding `state` would skip the receiver checks made on it (`state.register`); rebinding a helper
+            # or `now` would make a body call something other than what the checks assumed.
+            what = "a helper" if name not in BODY_NAMES else "given to every body"
+            self.report(node, "reserved-name", f"'{name}' is {what} and may not be rebound", "choose another name")
+        elif name in FORBIDDEN_NAMES and not (len(self.scopes) == 1 and name in self.params):
             self.report(node, "forbidden-name", f"'{name}' may not be rebound", "choose another name")
         elif name.startswith("_") and name != "_":
             self.report(node, "underscore", f"name '{name}' starts with an underscore", "choose another name")
@@ -319,6 +271,16 @@ class _Checker(ast.NodeVisitor):
         name, parent = node.id, self.parents.get(node)
         scope = self.resolve(name)
         called = isinstance(parent, ast.Call) and parent.func is node
+        if called and scope is self.scopes[0] and name in self.values:
+            shadows = name in SAFE_BUILTINS or name in FORBIDDEN_NAMES
+            self.report(
+                node,
+                "parameter-call",
+                f"'{name}' is a parameter here, and a parameter cannot be called",
+                f"it shadows the builtin {name}(); rename the parameter and keep '{name}' on the wire with 'alias'"
+                if shadows
+                else "a parameter holds a JSON value",
+            )
         if scope is not None:
             if inspect.ismodule(scope.statics.get(name)) and not self.is_receiver(node):
                 self.report(node, "module-use", f"module '{name}' may only be used as 'module.attribute'")
@@ -337,8 +299,10 @@ class _Checker(ast.NodeVisitor):
             self.report(node, "unknown-name", f"unknown name '{name}'", hint)
         elif name == "format" and not called:
             self.report(node, "format", "'format' may only be called directly")
-        elif name in _BUILTIN_TYPES and not self.called_or_type_test(node):
-            self.report(node, "container-type", *_CONTAINER_TYPE_MESSAGE(name))
+        elif name == "pow" and not called:
+            self.report(node, "bound", "'pow' may only be called directly", _POWER_HINT)
+        elif name in BUILTIN_TYPES and not self.called_or_type_test(node):
+            self.report(node, "container-type", *container_type_message(name))
 
     # -- attributes -----------------------------------------------------
     def static_of(self, node: ast.expr) -> object:
@@ -346,7 +310,7 @@ class _Checker(ast.NodeVisitor):
         if isinstance(node, ast.Name):
             scope = self.resolve(node.id)
             if scope is None:
-                return _BUILTIN_TYPES.get(node.id, _MISSING) if node.id in self.names else _MISSING
+                return BUILTIN_TYPES.get(node.id, _MISSING) if node.id in self.names else _MISSING
             return scope.statics.get(node.id, _MISSING)
         if isinstance(node, ast.Attribute) and not node.attr.startswith("_"):
             inner = self.static_of(node.value)
@@ -360,14 +324,16 @@ class _Checker(ast.NodeVisitor):
     def check_attr_name(self, node: ast.AST, attr: str) -> bool:
         if attr.startswith("_"):
             self.report_attr(node, "underscore", f"attribute '{attr}' starts with an underscore")
-        elif attr in _INTROSPECTION_ATTRS:
+        elif attr in INTROSPECTION_ATTRS:
             self.report_attr(node, "forbidden-attribute", f"attribute '{attr}' exposes interpreter internals")
-        elif attr in _BLOCKED_ATTRS:
-            self.report_attr(node, "forbidden-attribute", f"attribute '{attr}' is not allowed", _BLOCKED_ATTRS[attr])
-        elif attr in _WALL_CLOCK_ATTRS:
+        elif attr in BLOCKED_ATTRS:
+            self.report_attr(node, "forbidden-attribute", f"attribute '{attr}' is not allowed", BLOCKED_ATTRS[attr])
+        elif attr in WALL_CLOCK_ATTRS:
             self.report_attr(
                 node, "wall-clock", f"'.{attr}' reads the wall clock", "use now(), the environment's clock"
             )
+        elif attr in PROCESS_STATE_ATTRS and not (attr == "timestamp" and _is_state(node)):
+            self.report_attr(node, "process-state", *PROCESS_STATE_ATTRS[attr])
         else:
             return True
         return False
@@ -377,7 +343,7 @@ class _Checker(ast.NodeVisitor):
         attr, receiver = node.attr, node.value
         if not isinstance(node.ctx, ast.Load):
             self.report_attr(
-                node, "attribute-assignment", f"assigning to attribute '{attr}' is not allowed", _SETATTR_HINT
+                node, "attribute-assignment", f"assigning to attribute '{attr}' is not allowed", SETATTR_HINT
             )
         elif not self.check_attr_name(node, attr):
             pass
@@ -386,14 +352,18 @@ class _Checker(ast.NodeVisitor):
                 self.report_attr(node, "format", f"'.{attr}' is only allowed on a string literal", "use an f-string")
             else:
                 try:
-                    list(_parse_fields(receiver.value, strict=False))
+                    list(parse_fields(receiver.value, strict=False))
                 except ValueError as exc:
                     self.report(receiver, "format", f"format string: {exc}")
-        elif attr in _STATE_ONLY_ATTRS and not (isinstance(receiver, ast.Name) and receiver.id == "state"):
-            self.report_attr(node, "forbidden-attribute", f"'.{attr}' is not allowed", _STATE_ONLY_ATTRS[attr])
+        elif attr in STATE_ONLY_ATTRS and not (isinstance(receiver, ast.Name) and receiver.id == "state"):
+            self.report_attr(node, "forbidden-attribute", f"'.{attr}' is not allowed", STATE_ONLY_ATTRS[attr])
+        elif attr in STRFTIME_METHODS and not self.is_called(node):
+            self.report_attr(node, "process-state", f"'.{attr}' may only be called directly, with a literal format")
         elif _allowed_module(module := self.static_of(receiver)):
             value, where = getattr(module, attr, _MISSING), f"{module.__name__}.{attr}"
-            if value is _MISSING:
+            if value is re.LOCALE:
+                self.report_attr(node, "process-state", *PROCESS_STATE_ATTRS["LOCALE"])
+            elif value is _MISSING:
                 hint = _suggest(attr, (n for n in dir(module) if not n.startswith("_")))
                 self.report_attr(
                     node, "unknown-attribute", f"module '{module.__name__}' has no attribute '{attr}'", hint
@@ -402,9 +372,9 @@ class _Checker(ast.NodeVisitor):
                 self.report_attr(node, "forbidden-attribute", f"module '{where}' is not allowed")
             elif _allowed_module(value) and not self.is_receiver(node):
                 self.report_attr(node, "module-use", f"module '{where}' may only be used as 'module.attribute'")
-            elif _is_container_type(value) and not self.called_or_type_test(node):
-                self.report_attr(node, "container-type", *_CONTAINER_TYPE_MESSAGE(where))
-        elif isinstance(cls := self.static_of(receiver), type) and attr in _MUTATORS and hasattr(cls, attr):
+            elif is_container_type(value) and not self.called_or_type_test(node):
+                self.report_attr(node, "container-type", *container_type_message(where))
+        elif isinstance(cls := self.static_of(receiver), type) and attr in MUTATORS and hasattr(cls, attr):
             message = f"'{cls.__name__}.{attr}' taken from the class would bypass read-only records"
             self.report_attr(node, "forbidden-attribute", message, f"call it on the object: value.{attr}(...)")
 
@@ -428,15 +398,19 @@ class _Checker(ast.NodeVisitor):
             and parent.args[1] is node
         )
 
+    def is_called(self, node: ast.expr) -> bool:
+        parent = self.parents.get(node)
+        return isinstance(parent, ast.Call) and parent.func is node
+
     def is_receiver(self, node: ast.expr) -> bool:
         parent = self.parents.get(node)
         return isinstance(parent, ast.Attribute) and parent.value is node
 
     # -- imports --------------------------------------------------------
     def import_problem(self, node: ast.AST, module: str) -> bool:
-        if module in _ALLOWED_MODULES:
+        if module in ALLOWED_MODULES:
             return False
-        hint = _IMPORT_HINTS.get(module, "allowed modules: " + ", ".join(sorted(_ALLOWED_MODULES)))
+        hint = IMPORT_HINTS.get(module, "allowed modules: " + ", ".join(sorted(ALLOWED_MODULES)))
         self.report(node, "import", f"import of '{module}' is not allowed", hint)
         return True
 
@@ -466,6 +440,8 @@ class _Checker(ast.NodeVisitor):
                             _suggest(alias.name, names))  # fmt: skip
             elif inspect.ismodule(value) and not _allowed_module(value):
                 self.report(alias, "forbidden-attribute", f"module '{node.module}.{alias.name}' is not allowed")
+            elif value is re.LOCALE:
+                self.report(alias, "process-state", *PROCESS_STATE_ATTRS["LOCALE"])
 
     # -- scopes ---------------------------------------------------------
     def visit_arguments(self, node: ast.arguments) -> None:
@@ -482,6 +458,9 @@ class _Checker(ast.NodeVisitor):
             self.report(node, "construct", "async functions are not allowed")
         for decorator in node.decorator_list:
             self.report(decorator, "construct", "decorators are not allowed", "call the function explicitly")
+        if getattr(node, "type_params", None):  # def f[T: bound]() (Python 3.12): lazily evaluated bounds
+            self.report(node, "construct", "type parameters are not allowed", "annotate with the spec's types")
+            return
         self.bind(node, node.name)
         self.visit(node.args)
         if node.returns is not None:
@@ -523,13 +502,69 @@ class _Checker(ast.NodeVisitor):
     # -- calls ----------------------------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
         self.generic_visit(node)
+        self.check_sizes(node)
         func = node.func
         if isinstance(func, ast.Name) and func.id == "format" and self.is_global("format") and len(node.args) > 1:
             spec = node.args[1]
             if not (isinstance(spec, ast.Constant) and isinstance(spec.value, str)):
                 self.report(spec, "format", "the format spec of format() must be a string literal")
+            elif (problem := _bounds.format_spec_problem(spec.value)) is not None:
+                self.report(spec, "format", problem)
+        if isinstance(func, ast.Attribute) and func.attr in STRFTIME_METHODS:
+            self.check_strftime(node, func.attr)
+        if isinstance(func, ast.Name) and func.id == "pow" and self.is_global("pow"):
+            exponent = (
+                node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "exp"), None)
+            )
+            modulus = len(node.args) > 2 or any(k.arg == "mod" for k in node.keywords)
+            if exponent is not None and not modulus and not _is_number(exponent):
+                self.report(node, "bound", "pow() with an exponent that is not a literal is not allowed", _POWER_HINT)
         if isinstance(func, ast.Name) and func.id == "ToolError" and self.is_global("ToolError"):
             self.check_tool_error(node)
+
+    def check_strftime(self, node: ast.Call, method: str) -> None:
+        index = STRFTIME_METHODS[method]
+        given = node.args[index] if len(node.args) > index else next(
+            (kw.value for kw in node.keywords if kw.arg == "format"), None
+        )  # fmt: skip
+        if given is None:
+            return  # Python reports the missing argument when the call runs
+        if not (isinstance(given, ast.Constant) and isinstance(given.value, str)):
+            hint = "a format read at run time could ask for the locale's names (%a, %c, ...)"
+            self.report(given, "process-state", f"the format of '.{method}' must be a string literal", hint)
+        elif (problem := _bounds.strftime_problem(given.value)) is not None:
+            self.report(given, "process-state", problem)
+
+    def check_sizes(self, node: ast.AST) -> None:
+        for where, problem in _bounds.size_problems(node):
+            self.report(where, "bound", problem, "the run-time bound would stop it; compute only what you need")
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        self.generic_visit(node)
+        self.check_sizes(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Pow) and not _is_number(node.value):
+            # The server checks `x ** y` before computing it; `x **= y` and pow(x, y) would skip that check.
+            self.report(
+                node, "bound", "'**=' with an exponent that is not a literal is not allowed", "write x = x ** y"
+            )
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        self.generic_visit(node)
+        for part in node.values:
+            if isinstance(part, ast.FormattedValue) and isinstance(part.format_spec, ast.JoinedStr):
+                # Only the literal parts of a spec are known here; a nested {field} is bounded at run time.
+                literal = "".join(
+                    p.value for p in part.format_spec.values if isinstance(p, ast.Constant) and isinstance(p.value, str)
+                )
+                if (problem := _bounds.format_spec_problem(literal)) is not None:
+                    self.report(node, "format", problem)  # the spec's own position differs between Python versions
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, bytes) and LOCALE_INLINE_FLAG.search(node.value):
+            self.report(node, "process-state", "the inline flag '(?L)' makes matching follow the machine's locale")
 
     def check_tool_error(self, node: ast.Call) -> None:
         if not node.args or not (isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
@@ -571,13 +606,24 @@ class _Checker(ast.NodeVisitor):
             self.report(node, "error-code", f"error '{code}' needs field(s) {names}", hint)
 
     # -- statements and constructs --------------------------------------
+    def visit_Try(self, node: ast.Try | ast.TryStar) -> None:
+        # A return, break or continue that leaves a `finally` block discards the exception in flight, including
+        # the one the server raises to end a call past its CPU or memory bound (PEP 765 deprecates them).
+        for escape in _finally_escapes(node.finalbody):
+            what = type(escape).__name__.lower()
+            hint = "move it after the try statement"
+            self.report(escape, "construct", f"'{what}' inside 'finally' would discard the exception in flight", hint)
+        self.generic_visit(node)
+
+    visit_TryStar = visit_Try
+
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
         if node.type is None:
-            self.report(node, "except", "a bare 'except:' would also catch ToolError", _CATCH_HINT)
+            self.report(node, "except", "a bare 'except:' would also catch ToolError", CATCH_HINT)
         types = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type] if node.type else []
         for kind in types:
             if isinstance(kind, ast.Name) and kind.id in ("Exception", "BaseException") and not self.resolve(kind.id):
-                self.report(kind, "except", f"'except {kind.id}' would also catch ToolError", _CATCH_HINT)
+                self.report(kind, "except", f"'except {kind.id}' would also catch ToolError", CATCH_HINT)
             else:
                 self.visit(kind)
         if node.name:
@@ -598,15 +644,18 @@ class _Checker(ast.NodeVisitor):
         if node.value is not None:
             self.visit(node.value)
         for part in ast.walk(node.annotation):
-            if isinstance(part, ast.Name) and part.id not in self.type_names | _ANNOTATION_NAMES:
-                hint = _suggest(part.id, sorted(self.type_names | _ANNOTATION_NAMES))
+            if isinstance(part, ast.Name) and part.id not in self.type_names | ANNOTATION_NAMES:
+                hint = _suggest(part.id, sorted(self.type_names | ANNOTATION_NAMES))
                 self.report(part, "annotation", f"'{part.id}' is not a type of this spec", hint)
-            elif not isinstance(part, _ANNOTATION_NODES):
+            elif not isinstance(part, ANNOTATION_NODES):
                 self.report(part, "annotation", "an annotation may only name types: T, list[T], dict[str, T], T | None")
 
     def visit_MatchClass(self, node: ast.MatchClass) -> None:
         for attr in node.kwd_attrs:
-            self.check_attr_name(node, attr)
+            if self.check_attr_name(node, attr) and attr in CALL_ONLY_ATTRS:
+                # A class pattern hands out the bound method, which no receiver check would then see.
+                message = f"a class pattern may not capture '.{attr}'"
+                self.report(node, "forbidden-attribute", message, "call the method on the subject instead")
         self.generic_visit(node)
 
     def visit_MatchAs(self, node: ast.MatchAs | ast.MatchStar) -> None:
@@ -622,41 +671,67 @@ class _Checker(ast.NodeVisitor):
         self.generic_visit(node)
 
     def generic_visit(self, node: ast.AST) -> None:
-        construct = _CONSTRUCTS.get(type(node))
+        construct = CONSTRUCTS.get(type(node))
         if construct is not None:
             self.report(node, "construct", construct[0], construct[1])
             if isinstance(node, ast.ClassDef | ast.Global | ast.Nonlocal):
                 return
+        if getattr(node, "type_params", None):  # def f[T: bound]() (Python 3.12): lazily evaluated bounds
+            self.report(node, "construct", "type parameters are not allowed", "annotate with the spec's types")
         super().generic_visit(node)
+
+
+def _is_state(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "state"
+
+
+_POWER_HINT = "write x ** y, which the server checks before computing it; pow(x, y, mod) is fine"
+
+
+def _is_number(node: ast.expr) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        node = node.operand
+    return isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool)
+
+
+def _finally_escapes(statements: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The return, break and continue statements that would leave these `finally` statements."""
+    stack: list[tuple[ast.AST, bool]] = [(statement, False) for statement in statements]
+    while stack:
+        node, in_loop = stack.pop()
+        if isinstance(node, ast.Return) or (isinstance(node, ast.Break | ast.Continue) and not in_loop):
+            yield node
+        if isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
+            continue
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, in_loop or isinstance(node, ast.For | ast.While | ast.AsyncFor)))
 
 
 def _all_args(args: ast.arguments) -> list[ast.arg]:
     return [a for a in [*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg] if a is not None]
 
 
-_CONSTRUCTS: dict[type[Any], tuple[str, str | None]] = {
-    ast.ClassDef: ("class definitions are not allowed", "use dicts for records and functions for behaviour"),
-    ast.Global: ("'global' is not allowed", "bodies keep no state between calls; use state"),
-    ast.Nonlocal: ("'nonlocal' is not allowed", "return values from nested functions instead"),
-    ast.Yield: ("'yield' is not allowed", "build and return a list"),
-    ast.YieldFrom: ("'yield from' is not allowed", "build and return a list"),
-    ast.Await: ("'await' is not allowed", None),
-    ast.AsyncFor: ("'async for' is not allowed", None),
-    ast.AsyncWith: ("'async with' is not allowed", None),
-    ast.With: ("'with' statements are not allowed", None),
-}
 _BODY_GLOBALS = BODY_NAMES | SAFE_BUILTINS
+
+
+def _fold(name: str) -> str:
+    return unicodedata.normalize("NFKC", name)
 
 
 def _normalize(source: str) -> list[Violation] | str:
     if len(source) > MAX_SOURCE_CHARS:
         return [Violation(1, 1, f"source is longer than {MAX_SOURCE_CHARS} characters", None, "size")]
     source = source.replace("\r\n", "\n").replace("\r", "\n")
+    # A form feed resets the tokenizer's indentation count, so a body pasted under a `def` could dedent out of
+    # it; other separators split lines for str.splitlines (and so textwrap) but not for the tokenizer; a NUL
+    # makes the module unimportable; bidirectional overrides make code read otherwise than it runs.
     for number, line in enumerate(source.split("\n"), 1):
-        for col, char in enumerate(line, 1):
-            if char in _BAD_CHARS or char == "\0":
-                hint = "write it as an escape inside a string literal"
-                return [Violation(number, col, f"character {char!r} is not allowed in code", hint, "syntax")]
+        index = bad_character(line)
+        if index is not None:
+            char = line[index]
+            hint = "write it as an escape inside a string literal"
+            message = f"character {describe_character(char)} is not allowed in code"
+            return [Violation(number, index + 1, message, hint, "syntax")]
     return source
 
 
@@ -696,8 +771,11 @@ def check_body(
     """Check a tool body (the inside of a function; `return` allowed). Empty list = OK.
 
     `type_names` are the spec's record and object types, which local annotations may name;
-    `helpers` are the spec's shared functions, which the body may call.
+    `helpers` are the spec's shared functions, which the body may call and may not rebind.
+    Names are compared as Python reads them (NFKC-folded). The caller checks that no parameter
+    is itself an injected name (the loader reports that at the parameter).
     """
+    params, helpers, type_names = (frozenset(_fold(n) for n in names) for names in (params, helpers, type_names))
     normalized = _normalize(source)
     if isinstance(normalized, list):
         return normalized
@@ -708,14 +786,15 @@ def check_body(
     if (problem := _depth_problem(tree)) is not None:
         return [Violation(1, 1, problem, None, "size")]
     assert isinstance(tree, ast.Module)
-    checker = _Checker(lines, 4, _BODY_GLOBALS | frozenset(helpers), frozenset(params))
+    checker = _Checker(lines, 4, _BODY_GLOBALS | helpers, params, BODY_NAMES | helpers)
     checker.error_templates = error_templates
-    checker.type_names = frozenset(type_names)
+    checker.type_names = type_names
     if len(tree.body) != 1:
         checker.report(tree.body[1], "syntax", "code outside the body's indentation", "check the indentation")
     function = tree.body[0]
     assert isinstance(function, ast.FunctionDef)
     root = _bindings(function.body)
+    checker.values = checker.params - root.bound
     root.bound |= checker.params
     checker.run(ast.Module(body=[*function.body, *tree.body[1:]], type_ignores=[]), root)
     return _finish(checker, tree, "exec")
@@ -732,6 +811,7 @@ def check_expression(source: str, *, names: Iterable[str] = EXPRESSION_NAMES) ->
     if (problem := _depth_problem(tree)) is not None:
         return [Violation(1, 1, problem, None, "size")]
     assert isinstance(tree, ast.Expression)
-    checker = _Checker(normalized.split("\n"), 0, frozenset(names) | SAFE_BUILTINS, frozenset())
+    given = frozenset(_fold(name) for name in names)  # what the expression reads; it may not rebind them
+    checker = _Checker(normalized.split("\n"), 0, given | SAFE_BUILTINS, frozenset(), given)
     checker.run(tree, _bindings([tree]))
     return _finish(checker, tree, "eval")

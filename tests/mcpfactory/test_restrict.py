@@ -602,8 +602,12 @@ def test_positional_and_star_fields_are_rejected() -> None:
     assert "ToolError fields must be given as name=value, not **mapping" in [v.message for v in violations]
 
 
-def test_shadowed_tool_error_is_not_checked_as_the_injected_one() -> None:
-    assert check_body("def ToolError(*a):\n    return a\nreturn ToolError(1, 2)", error_templates=ERRORS) == []
+def test_tool_error_cannot_be_shadowed() -> None:
+    assert check_body("def ToolError(*a):\n    return a\nreturn ToolError(1, 2)", error_templates=ERRORS) == [
+        Violation(
+            1, 1, "'ToolError' is given to every body and may not be rebound", "choose another name", "reserved-name"
+        )
+    ]
 
 
 # -- template_fields ----------------------------------------------------------

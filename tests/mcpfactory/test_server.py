@@ -475,7 +475,7 @@ async def test_helpers_are_shared_and_their_errors_belong_to_every_caller(compil
         (
             "  admin:\n",
             "  grant:\n",
-            "shop/spec.yaml:10:3: helpers.grant: helper name 'grant' is already taken (a tool, type or name in scope)\n"
+            "shop/spec.yaml:10:3: helpers.grant: helper name 'grant' is taken: it is tool 'grant' (choose another name)\n"
             "shop/spec.yaml:28:14: tools.credit_of.body: unknown name 'admin' (did you mean 'min'?)\n"
             "shop/spec.yaml:33:16: tools.credit_of.examples.1.error: unknown error code 'not_admin'\n"
             "shop/spec.yaml:40:7: tools.grant.body: unknown name 'admin' (did you mean 'min'?)",

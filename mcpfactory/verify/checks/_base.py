@@ -19,6 +19,7 @@ import anyio.abc
 from mcp.client.stdio import StdioServerParameters
 
 from mcpfactory.spec import LoadedSpec
+from mcpfactory.verify._elsewhere import elsewhere
 from mcpfactory.verify._probe import Connection, open_memory, open_stdio
 from mcpfactory.verify._stdio import PATIENCE, server_command
 
@@ -180,12 +181,13 @@ class CheckContext:
         )
 
     def start_other_process(self, group: anyio.abc.TaskGroup) -> None:
-        """Start, in the background, a second server over stdio with another string-hash seed and control on.
+        """Start, in the background, a second server over stdio with control on, elsewhere (see `_elsewhere`).
 
         It starts while other checks run (a Python start costs seconds); the
         determinism check compares it with the server in memory.
         """
-        params = self.stdio_parameters("--control", hash_seed=self.other_hash_seed())
+        seed = self.other_hash_seed()
+        params = elsewhere(seed).apply(self.stdio_parameters("--control", hash_seed=seed))
         self._other = _OtherProcess()
         group.start_soon(self._other.hold, params, self.options)
 

@@ -1,10 +1,15 @@
-"""determinism: the same calls from the same state give the same results and states, in any session or process."""
+"""determinism: the same calls from the same state give the same results and states, in any session or process.
+
+"Any process" includes one under another string-hash seed, time zone and locale
+(see `mcpfactory.verify._elsewhere`): a result must not depend on the machine.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from mcpfactory.verify._elsewhere import elsewhere
 from mcpfactory.verify._probe import Connection, open_on
 from mcpfactory.verify._runs import Step, describe_program, diff_changes, first_difference, run_program, seed_sha256
 from mcpfactory.verify._strategies import Call, CallSpace
@@ -23,8 +28,9 @@ async def same_calls_same_results(ctx: CheckContext) -> Passed:
     A new session's state is the spec's seed; each drawn sequence gives
     identical results and states run twice; a session reset after other calls
     is indistinguishable from a new one, as is a new connection; and a server
-    process with another string-hash seed (PYTHONHASHSEED) agrees call for call,
-    which exposes results that depend on the order of a set.
+    process with another string-hash seed (PYTHONHASHSEED), time zone and locale
+    agrees call for call and ends each sequence in a state of the same hash,
+    which exposes results that depend on the order of a set or on the machine.
     """
     evidence = Evidence()
     stats: dict[str, Any] = {}
@@ -41,8 +47,11 @@ async def same_calls_same_results(ctx: CheckContext) -> Passed:
                 "seed", f"a new session does not start from the spec's seed: {diff_changes(state, ctx.spec.seed)}"
             )
         first: list[list[Step]] = []
+        hashes: list[str] = []
         for number, program in enumerate(programs):
-            once = await run_program(connection.fresh("determinism"), space, program)
+            session = connection.fresh("determinism")
+            once = await run_program(session, space, program)
+            hashes.append(await session.state_hash())
             twice = await run_program(connection.fresh("determinism"), space, program)
             first.append(once)
             _compare(evidence, "same calls twice", number, once, twice)
@@ -53,11 +62,12 @@ async def same_calls_same_results(ctx: CheckContext) -> Passed:
                 _compare(evidence, "new connection", len(programs) - 1, first[-1], probe)
         stats["sequences"] = len(programs)
         stats["calls"] = sum(len(steps) for steps in first)
-    cross = await _other_process(ctx, space, programs, first, evidence)
+    cross = await _other_process(ctx, space, programs, first, hashes, evidence)
     stats["other_process"] = cross
+    stats["elsewhere"] = elsewhere(ctx.other_hash_seed()).describe()
     if evidence:
         raise Failed(f"results are not deterministic: {evidence.summary()}", evidence.lines, stats)
-    where = "; another process (other hash seed) agrees" if cross == "agrees" else f"; other process: {cross}"
+    where = f"; another process ({stats['elsewhere']}) agrees" if cross == "agrees" else f"; other process: {cross}"
     return Passed(
         f"{len(programs)} sequences gave identical results twice; reset ≡ new session ≡ new connection{where}", stats
     )
@@ -96,6 +106,7 @@ async def _other_process(
     space: CallSpace,
     programs: Sequence[Sequence[Call]],
     first: Sequence[Sequence[Step]],
+    hashes: Sequence[str],
     evidence: Evidence,
 ) -> str:
     if ctx.server_starts is False:
@@ -103,8 +114,14 @@ async def _other_process(
     try:
         remote = await ctx.other_process()
         for number, program in enumerate(programs):
-            steps = await run_program(remote.fresh("determinism"), space, program)
+            session = remote.fresh("determinism")
+            steps = await run_program(session, space, program)
             _compare(evidence, "other process", number, first[number], steps)
+            if (other := await session.state_hash()) != hashes[number]:
+                evidence.add(
+                    "other process state",
+                    f"other process: sequence #{number} ends in another state (hash {other[:12]}, here {hashes[number][:12]})",
+                )
     except Exception as exc:  # boundary: whatever broke the second process is the finding
         evidence.add("other process", f"a second server process over stdio failed: {type(exc).__name__}: {exc}")
         return "failed"

@@ -8,12 +8,16 @@ state and assertions from a diff.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mcpfactory.runtime import Run, StateView, judge, parse_task
+from mcpfactory.synth._values import leaves
 
-__all__ = ["assertions_for", "judge_run", "lookup", "real_changes"]
+__all__ = ["answer_of", "assertions_for", "judge_run", "lookup", "oracle_answer", "real_changes"]
+
+_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d)")
 
 State = Mapping[str, Mapping[str, Any]]
 _MISSING: Any = object()
@@ -40,20 +44,43 @@ def lookup(path: Sequence[Any], changes: State, seed: State) -> Any:
     return value
 
 
-def judge_run(judge_data: Mapping[str, Any], *, changes: State, reference: State, seed: State, answer: str) -> bool:
-    """Whether a run (its final changes and its answer) passes the task's judge: the one judge, exactly."""
+def answer_of(values: Sequence[Any]) -> str:
+    """An answer that states everything some results hold: each value on its own line.
+
+    An ISO date-time is written with a space (`2024-06-13 15:00:00`), so its date reads as a date.
+    """
+    lines = [str(leaf) for value in values for leaf in leaves(value) if leaf is not None and not isinstance(leaf, bool)]
+    return _DATETIME.sub(r"\1 \2", "\n".join(lines))
+
+
+def oracle_answer(judge_data: Mapping[str, Any]) -> str:
+    """What the verifier's oracle says: a plain statement of every required fact ("Done." without facts)."""
     task = parse_task({"id": "draft", "env": "draft", "instruction": "-", "solution": [], "judge": dict(judge_data)})
-    run = Run(StateView(seed, changes), [answer] if answer else [])
+    facts = [fact.say() for fact in task.judge.facts]
+    return "\n".join(facts) if facts else "Done."
+
+
+def judge_run(
+    judge_data: Mapping[str, Any], *, changes: State, reference: State, seed: State, answer: str | Sequence[str]
+) -> bool:
+    """Whether a run (its final changes and what it said) passes the task's judge: the one judge, exactly."""
+    task = parse_task({"id": "draft", "env": "draft", "instruction": "-", "solution": [], "judge": dict(judge_data)})
+    messages = [answer] if isinstance(answer, str) else list(answer)
+    run = Run(StateView(seed, changes), [m for m in messages if m])
     verdict = judge(task, run, initial=StateView(seed, {}), reference=StateView(seed, reference))
     return verdict.passed
 
 
-def assertions_for(changes: State, seed: State, prefer: Sequence[Any] = ()) -> list[dict[str, Any]]:
+def assertions_for(
+    changes: State, seed: State, prefer: Sequence[Any] = (), mask: Mapping[str, Sequence[str]] | None = None
+) -> list[dict[str, Any]]:
     """Assertions that pin what a run changed: deletions, creations and the fields that moved.
 
     Fields whose new value came from the call arguments (`prefer`) come first;
-    at most ten assertions are kept (the `match` state rule checks the rest).
+    masked fields are never asserted; at most ten assertions are kept (the
+    `match` state rule checks the rest).
     """
+    mask = mask or {}
     out: list[tuple[int, dict[str, Any]]] = []
     preferred = {_canonical(v) for v in prefer}
     for collection in sorted(changes):
@@ -66,6 +93,8 @@ def assertions_for(changes: State, seed: State, prefer: Sequence[Any] = ()) -> l
             if before is None:
                 out.append((0, {"path": [collection, key], "op": "exists"}))
             for name in sorted(record) if isinstance(record, Mapping) else ():
+                if name in mask.get(collection, ()):
+                    continue
                 old = before.get(name, _MISSING) if isinstance(before, Mapping) else _MISSING
                 new = record[name]
                 if old is not _MISSING and _canonical(old) == _canonical(new):

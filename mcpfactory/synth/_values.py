@@ -14,18 +14,23 @@ from __future__ import annotations
 import datetime
 import random
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from mcpfactory.synth.graph import Param, kind_of, split_nullable
 
-__all__ = ["OMIT", "StateView", "ValueSource", "find_values", "label", "leaves"]
+__all__ = ["OMIT", "StateView", "ValueSource", "find_values", "is_free_text", "label", "leaves"]
+
+Allow = Callable[[str, str], bool]
+"""Whether a record (`collection`, `key`) may be named: the user's own, or nobody's (`_world.World.allowed`)."""
+Choices = Callable[[str], list[str]]
+"""The keys of a collection that may be named (`_world.World.candidates`)."""
 
 OMIT: Any = object()
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
-_LABELS = ("name", "title", "full_name", "display_name", "email", "label", "subject")
+_LABELS = ("name", "title", "full_name", "display_name", "nickname", "email", "label", "subject")
 
 _TITLES = (
     "Call the plumber",
@@ -64,6 +69,7 @@ class StateView:
         self.seed = seed
         self.changes = changes
         self._keys: dict[str, list[str]] = {}
+        self.memo: dict[str, Any] = {}  # derived facts about this state (owners), computed once
 
     def keys(self, collection: str) -> list[str]:
         if collection not in self._keys:
@@ -93,12 +99,15 @@ class StateView:
 
 
 def find_values(record: Any, names: set[str], depth: int = 0) -> Iterator[Any]:
-    """Values under any of `names` anywhere in `record`; a mapping under a plural name yields its keys too."""
+    """Values under any of `names` anywhere in `record`; a mapping under a plural name yields its keys too.
+
+    A field whose name ends with `_<name>` counts too (`from_account_id` for `account_id`).
+    """
     if depth > 5:
         return
     if isinstance(record, Mapping):
         for key, value in record.items():
-            if key in names:
+            if key in names or (isinstance(key, str) and any(key.endswith("_" + n) for n in names if "_" in n)):
                 if isinstance(value, Mapping) and value and all(isinstance(v, Mapping) for v in value.values()):
                     yield from value.keys()
                 elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
@@ -133,6 +142,14 @@ def _names_for(param: Param) -> set[str]:
         if name.endswith("s") and len(name) > 3:
             names.add(name[:-1])
     return names
+
+
+_FREE_TEXT = re.compile(r"note|memo|comment|description|reason|message|request|instruction|remark|body")
+
+
+def is_free_text(param: Param) -> bool:
+    """Whether a parameter takes free text a user words themselves (a memo, a note, special requests)."""
+    return param.kind == "string" and not param.enum and not param.is_id and bool(_FREE_TEXT.search(param.name.lower()))
 
 
 def label(record: Any) -> str | None:
@@ -173,6 +190,10 @@ class ValueSource:
                 bucket.append(value)
             if depth < 3 and isinstance(value, Mapping):
                 self._collect(value, depth + 1)
+            elif depth < 3 and isinstance(value, list):
+                for item in value[:20]:
+                    if isinstance(item, Mapping):
+                        self._collect(item, depth + 1)
 
     # ---------------------------------------------------------------- choices
 
@@ -185,6 +206,11 @@ class ValueSource:
             re.search(r"\bdate\b|_date$|^date|yyyy-mm-dd|iso date|check_in$|check_out$|^due$|_on$", text)
         )
 
+    def is_month(self, param: Param) -> bool:
+        """Whether a parameter takes a month (`YYYY-MM`), as a card's expiry does."""
+        samples = [v for v in self.field_values.get(param.name) or [] if isinstance(v, str)]
+        return bool(samples) and all(_MONTH.match(v) for v in samples)
+
     def _date(self, rng: random.Random, around: Sequence[Any] = (), after: Sequence[Any] = ()) -> str:
         """A date: a few days after a date chosen for this call already (a check-out after a check-in),
         else near today (the environment's clock) or near a date of the records in focus or the seed."""
@@ -192,7 +218,7 @@ class ValueSource:
         if earlier:
             day = datetime.date.fromisoformat(earlier[-1])
             return (day + datetime.timedelta(days=rng.randint(1, 6))).isoformat()
-        if self.today is not None and rng.random() < 0.6:
+        if self.today is not None and rng.random() < 0.8:
             return (self.today + datetime.timedelta(days=rng.randint(0, 45))).isoformat()
         anchors = [v for v in around if isinstance(v, str) and _DATE.match(v)] or self.dates
         day = datetime.date.fromisoformat(rng.choice(anchors))
@@ -213,7 +239,7 @@ class ValueSource:
             return f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
         if name in ("title", "subject", "summary", "label") or name.endswith("_title"):
             return rng.choice(_TITLES)
-        if any(part in name for part in ("note", "description", "comment", "reason", "message", "memo")):
+        if _FREE_TEXT.search(name):
             return rng.choice(_SENTENCES)
         return rng.choice(_WORDS)
 
@@ -225,16 +251,21 @@ class ValueSource:
         focus: Sequence[Any],
         preferred: Sequence[str] = (),
         chosen: Mapping[str, Any] | None = None,
+        allow: Allow | None = None,
+        choices: Choices | None = None,
     ) -> Any:
         """A value for `param`, or `OMIT` to leave an optional parameter out.
 
-        `chosen` holds the call's arguments drawn so far (a second date follows the first).
+        `chosen` holds the call's arguments drawn so far (a second date follows
+        the first); `allow` says which records may be named, `choices` lists
+        them per collection. Optional free text
+        is always left out: a user who did not ask for a memo does not dictate one.
         """
-        if not param.required and rng.random() < 0.65:
+        if not param.required and (is_free_text(param) or rng.random() < 0.65):
             return OMIT
         if param.nullable and rng.random() < (0.5 if not param.required else 0.1):
             return None
-        return self.value(param, rng, view, focus, preferred, chosen)
+        return self.value(param, rng, view, focus, preferred, chosen, allow, choices)
 
     def value(
         self,
@@ -244,11 +275,18 @@ class ValueSource:
         focus: Sequence[Any],
         preferred: Sequence[str] = (),
         chosen: Mapping[str, Any] | None = None,
+        allow: Allow | None = None,
+        choices: Choices | None = None,
     ) -> Any:
         if param.ref:
-            keys = view.keys(param.ref)
-            related = [v for v in self._from_focus(param, focus) if view.contains(param.ref, v)]
-            liked = [k for k in preferred if view.contains(param.ref, k)]
+            ref = param.ref
+
+            def ok(key: Any) -> bool:
+                return view.contains(ref, key) and (allow is None or allow(ref, key))
+
+            keys = choices(ref) if choices is not None else view.keys(ref)
+            related = [v for v in self._from_focus(param, focus) if ok(v)]
+            liked = [k for k in preferred if ok(k)]
             if related and rng.random() < 0.7:
                 return rng.choice(related)
             if liked and rng.random() < 0.5:
@@ -260,7 +298,7 @@ class ValueSource:
         if param.kind == "array":
             return self._array(param, rng, view, focus, related)
         related = [v for v in related if _fits(v, param.kind)]
-        if related and rng.random() < 0.7:
+        if related and (param.is_id or rng.random() < 0.7):
             return rng.choice(related)
         if self.is_date(param):
             return self._date(rng, [v for f in focus for v in leaves(f)], list((chosen or {}).values()))
@@ -275,9 +313,23 @@ class ValueSource:
             return rng.choice(pool) if pool and rng.random() < 0.5 else round(rng.uniform(5, 300), 2)
         if param.kind == "object":
             return self._object(param, rng, view, focus, pool)
-        if pool and rng.random() < 0.5:
-            return rng.choice(pool)
+        if pool and rng.random() < 0.85:
+            shaped = self._shaped(pool, rng)
+            return shaped if shaped is not None and rng.random() < 0.5 else rng.choice(pool)
         return self.fresh(param, rng)
+
+    def _shaped(self, pool: Sequence[Any], rng: random.Random) -> str | None:
+        """A new value shaped like the field's values: digits of the same length, a month after today."""
+        texts = [v for v in pool if isinstance(v, str)]
+        if not texts:
+            return None
+        if all(_MONTH.match(v) for v in texts):
+            start = self.today or datetime.date(2024, 6, 1)
+            month = start.month - 1 + rng.randint(1, 48)
+            return f"{start.year + month // 12}-{month % 12 + 1:02d}"
+        if all(v.isdigit() for v in texts) and len({len(v) for v in texts}) == 1:
+            return "".join(rng.choice("0123456789") for _ in range(len(texts[0])))
+        return None
 
     def _from_focus(self, param: Param, focus: Sequence[Any]) -> list[Any]:
         names = _names_for(param)

@@ -44,6 +44,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--out", help="tasks file to append to (default: <root>/<env>/tasks.jsonl)")
     p.add_argument("--dry-run", action="store_true", help="print the tasks instead of appending them")
     p.add_argument("--report", metavar="FILE", help="write the run's report as JSON")
+    p.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip the verifier's task check of the new tasks (by default a task it rejects is replaced)",
+    )
     _model_options(p, required=False)
     p.set_defaults(func=_cmd_tasks)
 
@@ -159,6 +164,7 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
             model=_model(args),
             existing=existing,
             max_steps=args.max_steps,
+            verify=not args.no_verify,
         )
 
     report = anyio.run(run)
@@ -172,11 +178,16 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
         append_tasks(out, report.tasks)
     print(
         f"{report.env}: {len(report.tasks)} task(s) from {report.chains} chain(s) in {report.seconds:.2f} s"
-        f" ({summary['difficulty']}; rejected {summary['rejected']}, duplicates {report.duplicates})"
+        f" ({summary['difficulty']}; {report.refusals} refusal(s); rejected {summary['rejected']},"
+        f" duplicates {report.duplicates}; verifier: {_verdict(report.verified)})"
         + ("" if args.dry_run else f" -> {out}"),
         file=sys.stderr,
     )
     return 0 if report.tasks or args.n == 0 else 1
+
+
+def _verdict(verified: bool | None) -> str:
+    return {True: "passed", False: "rejected some", None: "not run or not every task checked"}[verified]
 
 
 def _slug(text: str) -> str:

@@ -9,7 +9,12 @@ spec nor a model:
 - an *edge* `producer.field -> consumer.param` where a tool's output schema
   holds a field of the parameter's name, or the key field of the collection
   the parameter references (`find_guest` returns `guest_id`, which
-  `book_room.guest_id` takes).
+  `book_room.guest_id` takes);
+- *links* between records: a field whose values are all keys of one
+  collection (`bookings.guest_id -> guests`), or lists of such keys. A
+  parameter a tool does not declare a reference for takes the collection of
+  the link field of its name (`user_id -> users`), so environments whose tools
+  declare no `refs` get them from their data.
 """
 
 from __future__ import annotations
@@ -20,7 +25,18 @@ from typing import Any
 
 from mcpfactory.synth._session import ToolInfo
 
-__all__ = ["Edge", "Param", "ToolGraph", "build_graph", "key_fields", "kind_of", "resolve", "split_nullable"]
+__all__ = [
+    "Edge",
+    "Link",
+    "Param",
+    "ToolGraph",
+    "build_graph",
+    "key_fields",
+    "kind_of",
+    "record_links",
+    "resolve",
+    "split_nullable",
+]
 
 State = Mapping[str, Mapping[str, Any]]
 
@@ -58,6 +74,26 @@ class Edge:
     param: str
 
 
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A record field that holds keys of another collection (`many`: a list of them; `sub`: a list of
+    objects whose field `sub` holds them, as `meetings.attendees[].user_id`)."""
+
+    collection: str
+    field: str
+    target: str
+    many: bool = False
+    sub: str | None = None
+
+    def keys(self, record: Mapping[str, Any]) -> list[str]:
+        """The keys this link holds in `record`."""
+        value = record.get(self.field)
+        items = value if isinstance(value, list) else [value]
+        if self.sub is not None:
+            items = [item.get(self.sub) for item in items if isinstance(item, Mapping)]
+        return [item for item in items if isinstance(item, str)]
+
+
 @dataclass
 class ToolGraph:
     """Tools, their parameters and the edges between them; see the module docstring."""
@@ -67,6 +103,7 @@ class ToolGraph:
     key_fields: dict[str, str | None]
     output_fields: dict[str, frozenset[str]]
     edges: list[Edge]
+    links: list[Link] = field(default_factory=list)
 
     @property
     def reads(self) -> list[str]:
@@ -99,6 +136,10 @@ class ToolGraph:
             },
             "key_fields": self.key_fields,
             "edges": [f"{e.producer}.{e.output_field} -> {e.consumer}.{e.param}" for e in self.edges],
+            "links": [
+                f"{k.collection}.{k.field}{'[]' if k.many else ''}{'.' + k.sub if k.sub else ''} -> {k.target}"
+                for k in self.links
+            ],
         }
 
 
@@ -191,12 +232,55 @@ def _output_names(schema: Mapping[str, Any] | None) -> frozenset[str]:
     return frozenset(names)
 
 
-def _params(tool: ToolInfo, fields: Mapping[str, list[tuple[str, str]]]) -> Iterator[Param]:
+def record_links(state: State, keys: Mapping[str, str | None] | None = None) -> list[Link]:
+    """Fields whose values are keys of one collection, in every record that sets them (at least two values).
+
+    A collection's own key field links only to another collection (`carts`
+    keyed by `customer_id` link to `customers`).
+    """
+    keys = keys if keys is not None else key_fields(state)
+    key_sets = {coll: frozenset(k for k in records if isinstance(k, str)) for coll, records in state.items()}
+
+    def target(coll: str, name: str, items: list[Any]) -> str | None:
+        if len(items) < 2 or not all(isinstance(i, str) for i in items):
+            return None
+        found = [
+            other
+            for other, known in sorted(key_sets.items())
+            if known and all(i in known for i in items) and not (other == coll and name == keys.get(coll))
+        ]
+        return found[0] if len(found) == 1 else None
+
+    links: list[Link] = []
+    for coll, records in state.items():
+        values: dict[str, list[Any]] = {}
+        for record in list(records.values())[:300]:
+            if isinstance(record, Mapping):
+                for name, value in record.items():
+                    values.setdefault(str(name), []).append(value)
+        for name, found in sorted(values.items()):
+            present = [v for v in found if v is not None]
+            many = bool(present) and all(isinstance(v, list) for v in present)
+            items = [i for v in present for i in (v if isinstance(v, list) else [v])]
+            if items and all(isinstance(i, Mapping) for i in items):
+                subs = sorted({str(k) for i in items for k in i})
+                for sub in subs:
+                    other = target(coll, sub, [i.get(sub) for i in items if i.get(sub) is not None])
+                    if other is not None:
+                        links.append(Link(coll, name, other, True, sub))
+                continue
+            other = target(coll, name, items)
+            if other is not None:
+                links.append(Link(coll, name, other, many))
+    return links
+
+
+def _params(tool: ToolInfo, fields: Mapping[str, list[tuple[str, str]]], by_name: Mapping[str, str]) -> Iterator[Param]:
     root = tool.input_schema
     required = set(root.get("required") or ())
     for name, raw in (root.get("properties") or {}).items():
         schema, nullable = split_nullable(raw, root)
-        ref = tool.refs.get(name)
+        ref = tool.refs.get(name) or (by_name.get(str(name)) if kind_of(schema) == "string" else None)
         enum = tuple(schema.get("enum") or ())
         item_kind = None
         if kind_of(schema) == "array":
@@ -225,7 +309,17 @@ def build_graph(tools: Mapping[str, ToolInfo], seed: State) -> ToolGraph:
     """Build the graph of `tools` over the state `seed`; deterministic for the same inputs."""
     fields = _field_names(seed)
     keys = key_fields(seed)
-    params = {name: list(_params(tool, fields)) for name, tool in sorted(tools.items())}
+    links = record_links(seed, keys)
+    # Where tools declare no refs, a parameter named like a link field (or a key field) refers to its collection.
+    named: dict[str, set[str]] = {}
+    for link in links:
+        named.setdefault(link.sub or link.field, set()).add(link.target)
+    for coll, key in keys.items():
+        if key is not None:
+            named.setdefault(key, set()).add(coll)
+    declared = any(tool.refs for tool in tools.values())
+    by_name = {} if declared else {name: next(iter(c)) for name, c in named.items() if len(c) == 1}
+    params = {name: list(_params(tool, fields, by_name)) for name, tool in sorted(tools.items())}
     outputs = {name: _output_names(tool.output_schema) for name, tool in sorted(tools.items())}
     edges: list[Edge] = []
     for consumer, plist in params.items():
@@ -238,4 +332,4 @@ def build_graph(tools: Mapping[str, ToolInfo], seed: State) -> ToolGraph:
                     continue
                 for output_field in sorted(wanted & names):
                     edges.append(Edge(producer, output_field, consumer, param.name))
-    return ToolGraph(dict(sorted(tools.items())), params, keys, outputs, edges)
+    return ToolGraph(dict(sorted(tools.items())), params, keys, outputs, edges, links)

@@ -58,15 +58,19 @@ def test_synthesized_tasks_have_the_documented_shape(env: str, tmp_path: Path) -
     append_tasks(path, report.tasks)
     loaded = runtime_load_tasks(path)
     assert [t.id for t in loaded] == [t["id"] for t in report.tasks]
-    for task in report.tasks:
+    for task, parsed in zip(report.tasks, loaded, strict=True):
         assert task["env"] == env and task["initial_state"] is None
         assert task["difficulty"] in ("easy", "medium", "hard")
         assert 1 <= len(task["solution"]) <= 8
         assert task["instruction"]
-        if "write" in task["tags"]:
-            assert task["judge"]["assertions"], task["id"]
+        assert parsed.user is not None and parsed.opening == task["user_scenario"]["opening"]
+        assert set(task["user_scenario"]) == {"opening", "goal", "known", "unknown", "persona", "confirm", "stop"}
+        if "refusal" in task["tags"]:
+            assert parsed.judge.facts and parsed.judge.state == "match", task["id"]
+        elif "read" in task["tags"]:
+            assert parsed.judge.facts, task["id"]
         else:
-            assert task["judge"]["facts"], task["id"]
+            assert task["judge"]["assertions"], task["id"]
     summary = report.to_json()
     assert summary["tasks"] == 10 and summary["chains"] >= 10
     assert summary["perturbations_failed"] <= summary["perturbations"]
@@ -76,7 +80,7 @@ def test_tasks_already_in_the_file_are_not_synthesized_again() -> None:
     first = _synthesize(CATALOG / "todo", n=5, seed=0)
     second = _synthesize(CATALOG / "todo", n=5, seed=0, existing=first.tasks)
     assert not {t["id"] for t in first.tasks} & {t["id"] for t in second.tasks}
-    assert second.duplicates >= len(first.tasks)
+    assert second.duplicates >= len(first.tasks) - first.refusals
 
 
 def test_a_write_task_is_judged_by_the_records_it_changed_and_names_them_as_a_user_would() -> None:
@@ -89,13 +93,14 @@ def test_a_write_task_is_judged_by_the_records_it_changed_and_names_them_as_a_us
         "facts": [],
         "ignore_args": {"find_tasks": ["due_before", "project_id", "status", "tag", "text"]},
     }
-    # The lookup found the task by its title, so the instruction names the title and hides the id.
-    assert arguments["task_id"] not in task["instruction"]
+    # The lookup found the task by its title, so the user names the title and the id stays hidden.
+    opening = task["user_scenario"]["opening"]
+    assert arguments["task_id"] not in opening
     seed = {t["task_id"]: t for t in json.loads((CATALOG / "todo" / "data" / "tasks.json").read_text())}
-    assert f"“{seed[arguments['task_id']]['title']}”" in task["instruction"]
-    # Without a lookup in the chain, the id is stated beside the title, as a user quoting it would.
-    single = next(t for t in report.tasks if [c["tool"] for c in t["solution"]] == ["complete_task"])
-    assert f"({single['solution'][0]['arguments']['task_id']})" in single["instruction"]
+    assert f"“{seed[arguments['task_id']]['title']}”" in opening
+    assert task["user_scenario"]["unknown"] == ["the task id"]
+    # The summary for people keeps the ids.
+    assert arguments["task_id"] in task["instruction"]
 
 
 def test_a_lookup_reveals_the_id_a_write_takes_and_its_arguments_do_not_matter() -> None:
@@ -105,7 +110,8 @@ def test_a_lookup_reveals_the_id_a_write_takes_and_its_arguments_do_not_matter()
     )
     assert task["judge"]["ignore_args"]["find_guest"] == ["email"]
     email = task["solution"][0]["arguments"]["email"]
-    assert email in task["instruction"]
+    assert email in task["user_scenario"]["opening"]
+    assert f"My email is {email}." in task["user_scenario"]["known"]
     assert "lookup" in task["tags"]
 
 
@@ -117,6 +123,7 @@ def test_the_tool_graph_links_outputs_to_the_inputs_they_feed() -> None:
 
     built = anyio.run(graph).to_json()
     assert "find_guest.guest_id -> book_room.guest_id" in built["edges"]
+    assert {"bookings.guest_id -> guests", "payments.booking_id -> bookings"} <= set(built["links"])
     assert built["tools"]["book_room"]["params"]["guest_id"] == {
         "kind": "string",
         "required": True,
@@ -139,34 +146,36 @@ def test_the_cli_appends_tasks_to_the_file_it_is_given(tmp_path: Path, capsys: p
 def _instruction_script(leak_always: bool) -> Callable[[dict[str, Any]], Reply]:
     def script(body: dict[str, Any]) -> Reply:
         prompt = body["messages"][0]["content"]
-        hidden = re.search(r"must NOT appear in the instruction \(the assistant looks them up\): (.*)", prompt)
+        hidden = re.search(r"must NOT appear in the message \(the assistant looks them up\): (.*)", prompt)
         ids = hidden.group(1).split(", ") if hidden and hidden.group(1) != "(none)" else []
         retried = len(body["messages"]) > 1 and "cannot be used" in body["messages"][-1]["content"]
         if ids and (leak_always or not retried):
-            return Reply.text(json.dumps({"instruction": f"Please sort out {ids[0]} for me today."}))
-        return Reply.text(json.dumps({"instruction": "Please sort out the thing I mentioned, thank you."}))
+            return Reply.text(json.dumps({"opening": f"Please sort out {ids[0]} for me today."}))
+        return Reply.text(json.dumps({"opening": "Please sort out the thing I mentioned, thank you."}))
 
     return script
 
 
-def test_a_model_words_instructions_and_a_leaked_id_is_sent_back_once(fake_llm: Callable[..., FakeLLM]) -> None:
+def test_a_model_words_openings_and_a_leaked_id_is_sent_back_once(fake_llm: Callable[..., FakeLLM]) -> None:
     llm = fake_llm(_instruction_script(leak_always=False))
     report = _synthesize(CATALOG / "todo", n=4, seed=0, model=model_for(llm))
-    assert all("model-instruction" in t["tags"] for t in report.tasks)
-    assert {t["instruction"] for t in report.tasks} == {"Please sort out the thing I mentioned, thank you."}
+    assert all("model-opening" in t["tags"] for t in report.tasks)
+    assert {t["user_scenario"]["opening"] for t in report.tasks} == {
+        "Please sort out the thing I mentioned, thank you."
+    }
     retries = [r for r in llm.requests if "cannot be used" in r["messages"][-1]["content"]]
     assert retries and "states the internal id" in retries[0]["messages"][-1]["content"]
     assert report.usage is not None and report.usage["requests"] == len(llm.requests)
 
 
-def test_an_instruction_that_keeps_leaking_falls_back_to_the_template(fake_llm: Callable[..., FakeLLM]) -> None:
+def test_an_opening_that_keeps_leaking_falls_back_to_the_template(fake_llm: Callable[..., FakeLLM]) -> None:
     llm = fake_llm(_instruction_script(leak_always=True))
     report = _synthesize(CATALOG / "todo", n=4, seed=0, model=model_for(llm))
-    leaked = [t for t in report.tasks if "template-instruction" in t["tags"]]
+    leaked = [t for t in report.tasks if "template-opening" in t["tags"]]
     assert leaked and report.template_instructions == len(leaked)
     plain = _synthesize(CATALOG / "todo", n=4, seed=0)
-    by_id = {t["id"]: t["instruction"] for t in plain.tasks}
-    assert all(t["instruction"] == by_id[t["id"]] for t in leaked)
+    by_id = {t["id"]: t["user_scenario"]["opening"] for t in plain.tasks}
+    assert all(t["user_scenario"]["opening"] == by_id[t["id"]] for t in leaked)
 
 
 def test_a_synthesis_with_a_model_replays_from_the_cache_with_the_model_gone(

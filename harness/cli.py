@@ -1,8 +1,8 @@
-"""The harness's subcommands of the `mcpfactory` CLI: `rollout`, `report` and `export`.
+"""The harness's subcommands of the `mcpfactory` CLI: `rollout`, `report`, `export` and `train`.
 
 `mcpfactory.cli` calls `register(subparsers)` when this module exists; each
 subcommand sets `func(args) -> int`. Heavy modules (litellm, matplotlib,
-ray) are imported only by the commands that need them.
+ray, torch and the trainers) are imported only by the commands that need them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ __all__ = ["register", "run_demo_rollouts"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `rollout`, `report` and `export` to the `mcpfactory` command line."""
+    """Add `rollout`, `report`, `export` and `train` to the `mcpfactory` command line."""
     p = subparsers.add_parser(
         "rollout",
         help="run a policy on an environment's tasks; write one JSON record per episode",
@@ -82,6 +82,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--user-api-base", help="OpenAI-compatible base URL for --user-model")
     p.add_argument("--user-api-key", help="API key for --user-model (default: the provider's variable)")
     p.add_argument("--check-invariants", action="store_true", help="record invariant violations of the final state")
+    p.add_argument(
+        "--system-prompt",
+        metavar="TEXT",
+        help="the system message (default: the environment's policy text; '' sends none, as BFCL's harness does)",
+    )
+    p.add_argument(
+        "--tool-descriptions",
+        metavar="FILE",
+        help="JSON {tool: {description, parameters: {name: description}}}: the wording the model reads for those "
+        "tools (e.g. BFCL's, written by mcpfactory import bfcl)",
+    )
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar")
     p.set_defaults(func=_cmd_rollout)
 
@@ -98,7 +109,48 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--format", choices=["sft", "tokens", "hf"], required=True)
     p.add_argument("--out", required=True, help="output file (sft, tokens) or folder (hf)")
     p.add_argument("--min-reward", type=float, help="keep episodes with at least this reward (sft default: 1.0)")
+    p.add_argument(
+        "--include-faults",
+        action="store_true",
+        help="also keep faults and episodes with no assistant turn (left out by default, and counted)",
+    )
+    p.add_argument("--keep-malformed", action="store_true", help="sft: also keep episodes with malformed calls")
+    p.add_argument(
+        "--advantage",
+        choices=["mean", "mean_std", "none"],
+        default="mean",
+        help="tokens: reward minus the group mean (default), also over the group's std (GRPO), or none",
+    )
     p.set_defaults(func=_cmd_export)
+
+    p = subparsers.add_parser(
+        "train",
+        help="train a model with RL on catalog environments (GRPO through TRL)",
+        description="GRPO on catalog environments: each rollout is an episode, scored by the task's judge. "
+        "Writes the model, every rollout's record (records.jsonl) and the reward per step (train_log.jsonl) to --out.",
+    )
+    p.add_argument("--trainer", choices=["trl"], default="trl", help="the trainer (TRL's GRPOTrainer)")
+    p.add_argument("--model", required=True, help="a model name or folder, or tiny-random (built locally, for tests)")
+    p.add_argument("--env", required=True, help="environment name, or comma-separated names")
+    p.add_argument("--task-ids", help="only these task ids (comma-separated)")
+    p.add_argument("--catalog", help="the catalog folder holding <env>/server.py (default: ./servers)")
+    p.add_argument("--num-generations", "--group-size", type=int, default=4, help="rollouts per task (GRPO group)")
+    p.add_argument("--steps", type=int, default=10, help="optimizer steps")
+    p.add_argument("--learning-rate", type=float, default=1e-6)
+    p.add_argument("--max-turns", type=int, default=10, help="tool calls per rollout")
+    p.add_argument("--max-completion-length", type=int, default=512, help="tokens per rollout, tool results included")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--batch-size", type=int, help="rollouts per device per step (default: the group size)")
+    p.add_argument("--generation", choices=["transformers", "vllm"], default="transformers")
+    p.add_argument("--vllm-mode", choices=["colocate", "server"], default="colocate")
+    p.add_argument("--reward", choices=["all_or_nothing", "blend", "partial"], default="all_or_nothing")
+    p.add_argument("--cpu", action="store_true", help="train on the CPU even where a GPU is present")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="output folder (default: runs/train-<env>-<UTC time>)")
+    p.add_argument(
+        "--allow-unverified", action="store_true", help="also train on environments the verifier has not passed"
+    )
+    p.set_defaults(func=_cmd_train)
 
 
 def _tasks(args: argparse.Namespace) -> list[Any]:
@@ -117,7 +169,7 @@ def _tasks(args: argparse.Namespace) -> list[Any]:
     if not args.allow_unverified:
         from mcpfactory.runtime import usability_problem
 
-        problems = sorted({p for env in {t.env for t in tasks} if (p := usability_problem(env, root))})
+        problems = sorted({p for env in {e for t in tasks for e in t.envs} if (p := usability_problem(env, root))})
         if problems:
             raise SystemExit(
                 "mcpfactory rollout: only verified environments run (or pass --allow-unverified):\n  "
@@ -154,6 +206,7 @@ def _policy(args: argparse.Namespace) -> Any:
 def _cmd_rollout(args: argparse.Namespace) -> int:
     import anyio
 
+    from harness.descriptions import load_tool_descriptions
     from harness.episode import EpisodeConfig
     from harness.errors import HarnessError
     from harness.faults import FaultConfig
@@ -185,6 +238,8 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
             drop_rate=args.fault_drop,
         ),
         check_invariants=args.check_invariants,
+        system_prompt=args.system_prompt,
+        tool_descriptions=load_tool_descriptions(args.tool_descriptions) if args.tool_descriptions else {},
     )
     config = RunConfig(
         samples=args.samples,
@@ -270,15 +325,95 @@ def _run_folder(path: str) -> Path:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from harness.errors import HarnessError
     from harness.export import export_hf_dataset, export_sft, export_token_rollouts
 
-    if args.format == "sft":
-        count = export_sft(args.run, args.out, min_reward=1.0 if args.min_reward is None else args.min_reward)
-    elif args.format == "tokens":
-        count = export_token_rollouts(args.run, args.out, min_reward=args.min_reward)
-    else:
-        count = export_hf_dataset(args.run, args.out, min_reward=args.min_reward)
-    print(f"wrote {count} example(s) to {args.out}")
+    try:
+        if args.format == "sft":
+            report = export_sft(
+                args.run,
+                args.out,
+                min_reward=1.0 if args.min_reward is None else args.min_reward,
+                include_faults=args.include_faults,
+                keep_malformed=args.keep_malformed,
+            )
+        elif args.format == "tokens":
+            report = export_token_rollouts(
+                args.run,
+                args.out,
+                min_reward=args.min_reward,
+                include_faults=args.include_faults,
+                advantage=args.advantage,
+            )
+        else:
+            report = export_hf_dataset(
+                args.run, args.out, min_reward=args.min_reward, include_faults=args.include_faults
+            )
+    except HarnessError as exc:
+        print(f"mcpfactory export: {exc}", file=sys.stderr)
+        return 1
+    print(f"{report.summary()} to {args.out}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from mcpfactory.runtime import MCPFactoryError, catalog_tasks, usability_problem
+
+    envs = tuple(name.strip() for name in args.env.split(",") if name.strip())
+    root = Path(args.catalog).resolve() if args.catalog else None
+    try:
+        empty = [env for env in envs if not catalog_tasks(env, root)]
+    except MCPFactoryError as exc:
+        print(f"mcpfactory train: {exc}", file=sys.stderr)
+        return 1
+    if empty:
+        print(f"mcpfactory train: no tasks for {', '.join(empty)}", file=sys.stderr)
+        return 1
+    if not args.allow_unverified:
+        problems = [p for env in envs if (p := usability_problem(env, root))]
+        if problems:
+            print("mcpfactory train: only verified environments train (or pass --allow-unverified):", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+            return 1
+    try:
+        from harness.adapters.trl import TrainConfig, train
+    except ModuleNotFoundError as exc:
+        print(
+            f"mcpfactory train: needs the trl extra ({exc.name} is missing): pip install 'mcpfactory[trl]'",
+            file=sys.stderr,
+        )
+        return 1
+    from harness.env import EpisodeConfig
+    from harness.reward import RewardConfig
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    out = Path(args.out) if args.out else Path("runs") / f"train-{'+'.join(envs)}-{stamp}"
+    config = TrainConfig(
+        model=args.model,
+        envs=envs,
+        out=out,
+        task_ids=tuple(args.task_ids.split(",")) if args.task_ids else None,
+        catalog=root,
+        num_generations=args.num_generations,
+        steps=args.steps,
+        learning_rate=args.learning_rate,
+        max_turns=args.max_turns,
+        max_completion_length=args.max_completion_length,
+        temperature=args.temperature,
+        generation=args.generation,
+        vllm_mode=args.vllm_mode,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        use_cpu=args.cpu,
+        episode=EpisodeConfig(reward=RewardConfig(rule=args.reward)),
+    )
+    try:
+        result = train(config, say=lambda line: print(line, flush=True))
+    except OSError as exc:  # transformers' answer to a model it cannot find or read
+        print(f"mcpfactory train: cannot load the model {args.model!r}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(result.steps)} step(s), {result.episodes} rollout(s); model, records and train_log.jsonl in {out}")
     return 0
 
 

@@ -50,6 +50,7 @@ import anyio
 
 from harness.connection import Connection, Endpoint, ToolResult, ToolSpec
 from harness.conversation import AssistantTurn, ToolCall, assistant_message, tool_message
+from harness.descriptions import ToolText, describe, descriptions_sha256
 from harness.errors import ConnectionLost, ControlError, InfraError, MalformedOutput, ModelError, TaskError
 from harness.faults import FaultConfig, FaultInjector
 from harness.reward import Reference, ReferenceCache, Reward, RewardConfig, reward_of
@@ -100,6 +101,8 @@ class EpisodeConfig:
     retries each get one); `tool_timeout` bounds one tool call; `episode_timeout`
     bounds the whole episode. `truncated` says how an episode cut short by the
     model's context is scored: judged as it stands (`score`) or 0 (`zero`).
+    `tool_descriptions` replaces what the model reads about the listed tools
+    (`harness.descriptions`).
     """
 
     max_turns: int = 30
@@ -112,6 +115,7 @@ class EpisodeConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     check_invariants: bool = False
     truncated: Literal["score", "zero"] = "score"
+    tool_descriptions: Mapping[str, ToolText] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -125,6 +129,7 @@ class EpisodeConfig:
             "faults": self.faults.to_json(),
             "check_invariants": self.check_invariants,
             "truncated": self.truncated,
+            "tool_descriptions": descriptions_sha256(self.tool_descriptions),
         }
 
 
@@ -176,7 +181,8 @@ class TaskEnv:
     servers both list is a `TaskError`), and each call goes to the server that
     listed it. A scripted multi-turn task (`user_scenario.turns`) is played by a
     `ScriptedUser` whatever user was given; tools listed in `tools_from_turn`
-    are offered from that turn on (`Observation` and `StepResult` carry the tools).
+    are offered from that turn on (`Observation` and `StepResult` carry the
+    tools), though a call to one before then still reaches its server, as in BFCL.
     """
 
     def __init__(
@@ -290,15 +296,17 @@ class TaskEnv:
                             self.task.id, f"{env} and {self._route[tool.name]} both offer a tool named {tool.name!r}"
                         )
                     self._route[tool.name] = env
-                    listed.append(tool)
+                    listed.append(describe(tool, self.config.tool_descriptions.get(tool.name)))
         except TimeoutError:
             for connection in self._connections.values():
                 connection.broken = True
             raise InfraError(f"{self.task.env}: the environment did not answer a control call in {timeout} s") from None
         self._all_tools = tuple(listed)
         self.tools = self._tools_at(0)
+        # Calls are checked against every tool of the task, offered yet or not: as in BFCL's miss_func, a
+        # tool held back until a later turn is hidden from the model, not taken from the environment.
         self._checker = (
-            ArgumentChecker(list(self.tools))
+            ArgumentChecker(list(self._all_tools))
             if self.task.also or self.task.tools_from_turn
             else _checker(self.endpoint, self.tools)
         )
@@ -398,7 +406,6 @@ class TaskEnv:
         elif advances:
             self.user_turn += 1
             self.tools = self._tools_at(self.user_turn)
-            self._checker = ArgumentChecker(list(self.tools))
 
     async def _close_turn(self) -> None:
         """A user turn ended (the agent answered): keep where it left each environment, when the judge needs it."""

@@ -29,7 +29,7 @@ import anyio
 
 from harness.connection import Endpoint, Transport, open_endpoint
 from harness.episode import FAULT_TERMINATIONS, EpisodeConfig, EpisodeJob, Termination, run_episode
-from harness.errors import HarnessError
+from harness.errors import HarnessError, RunMismatch
 from harness.policies.base import Policy, PolicySpec
 from harness.records import RECORDS_FILE, RecordWriter, finished_episodes, read_records
 from harness.reward import ReferenceCache
@@ -229,6 +229,8 @@ class Runner:
             existing = read_records(self.out)
             if existing and not self.config.resume:
                 raise HarnessError(f"{self.out / RECORDS_FILE} already holds records: pass --resume or another --out")
+            if existing:
+                self._check_resume()
             done = finished_episodes(existing)
             summary.skipped = sum(1 for job in jobs if job.episode_id in done)
             jobs = [job for job in jobs if job.episode_id not in done]
@@ -320,14 +322,48 @@ class Runner:
                 )
             yield opened
 
+    def _identity(self) -> dict[str, Any]:
+        """What makes the episodes of a run samples of one distribution: the policy, its sampler, group and seed."""
+        policy = self.policy or (self.spec.build() if self.spec else None)
+        name = self.spec.name if self.spec else getattr(self.policy, "name", "?")
+        model = self.spec.model if self.spec else getattr(self.policy, "model", None)
+        sampler = getattr(policy, "sampler", None)
+        return {
+            "policy": {"name": name, "model": model},
+            "sampler": sampler() if callable(sampler) else None,
+            "samples": self.config.samples,
+            "seed": self.config.seed,
+        }
+
+    def _check_resume(self) -> None:
+        """Refuse to resume a run with another policy, model, sampler, group size or seed (`RunMismatch`)."""
+        assert self.out is not None
+        path = self.out / RUN_FILE
+        if not path.exists():
+            return
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        current = json.loads(json.dumps(self._identity()))  # compare as the file holds it (lists, not tuples)
+        before = {
+            "policy": recorded.get("policy"),
+            "sampler": recorded.get("sampler"),
+            "samples": (recorded.get("config") or {}).get("samples"),
+            "seed": (recorded.get("config") or {}).get("seed"),
+        }
+        # A run.json from before samplers were recorded says nothing about its sampler.
+        keys = [key for key in ("policy", "sampler", "samples", "seed") if key != "sampler" or "sampler" in recorded]
+        changed = [key for key in keys if before[key] != current[key]]
+        if changed:
+            details = "; ".join(f"{key}: recorded {before[key]!r}, asked {current[key]!r}" for key in changed)
+            raise RunMismatch(f"{self.out} was run with other settings, so --resume would mix two runs: {details}")
+
     def _write_run_file(self, tasks: Sequence[Task]) -> None:
         assert self.out is not None
         self.out.mkdir(parents=True, exist_ok=True)
-        policy = {"name": self.spec.name if self.spec else getattr(self.policy, "name", "?")}
-        policy["model"] = self.spec.model if self.spec else getattr(self.policy, "model", None)
+        identity = self._identity()
         meta = {
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "policy": policy,
+            "policy": identity["policy"],
+            "sampler": identity["sampler"],
             "config": self.config.to_json(),
             "envs": sorted({task.env for task in tasks}),
             "tasks": len(tasks),

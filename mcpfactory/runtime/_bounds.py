@@ -3,8 +3,10 @@
 A body runs inline on the server's thread (a call costs microseconds; a
 thread or a process per call would cost more than the call). While it runs, a
 periodic CPU-time alarm (`SIGVTALRM`, POSIX, main thread) checks the call's
-CPU time and how much the process's resident memory grew; past either bound
-it raises `CallBoundExceeded` inside the body, at its next bytecode. The
+CPU time (less any garbage collection that ran meanwhile, which is the
+process's, not the body's) and how much the process's resident memory grew;
+past either bound it raises `CallBoundExceeded` inside the body, at its next
+bytecode. The
 exception derives from `BaseException`, and bodies may not catch that
 (the spec checker refuses `except:`, `except Exception` and `except
 BaseException`), so the call ends as an environment fault and every write it
@@ -27,6 +29,7 @@ What is not bounded here, and what is instead:
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -86,6 +89,21 @@ class Watchdog:
         self._armed = False
         self._started = 0.0
         self._rss = 0
+        self._gc_started = 0.0
+        self._gc_spent = 0.0
+
+    @classmethod
+    def _collecting(cls, phase: str, info: dict[str, int]) -> None:
+        # A garbage collection can start inside any call and scan the whole process (thousands of other
+        # sessions' objects): its CPU time is not the body's, so it does not count against the bound.
+        watchdog = cls._current
+        if watchdog is None or not watchdog._armed:
+            return
+        if phase == "start":
+            watchdog._gc_started = time.thread_time()
+        elif watchdog._gc_started:
+            watchdog._gc_spent += time.thread_time() - watchdog._gc_started
+            watchdog._gc_started = 0.0
 
     @classmethod
     def _handle(cls, signum: int, frame: FrameType | None) -> None:
@@ -94,7 +112,9 @@ class Watchdog:
             watchdog._check()
 
     def _check(self) -> None:
-        used = time.thread_time() - self._started
+        if self._gc_started:
+            return  # inside a collection: judge the call once it is over
+        used = time.thread_time() - self._started - self._gc_spent
         if used > self.limits.cpu_s:
             self._armed = False
             raise CallBoundExceeded(f"the call used more than its {self.limits.cpu_s:g} s of CPU time")
@@ -115,6 +135,7 @@ class Watchdog:
             return False
         if not cls._installed:
             signal.signal(signal.SIGVTALRM, cls._handle)
+            gc.callbacks.append(cls._collecting)
             cls._installed = True
         return True
 
@@ -128,6 +149,7 @@ class Watchdog:
         Watchdog._current = self
         self._started = time.thread_time()
         self._rss = 0
+        self._gc_started = self._gc_spent = 0.0
         self._armed = True
         tick = min(_TICK_S, self.limits.cpu_s)
         signal.setitimer(signal.ITIMER_VIRTUAL, tick, tick)

@@ -59,7 +59,7 @@ _MONTH = "(?P<{}>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<{}>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR = r"(?P<{}>\d{{4}})"
 _DATE_PATTERNS = [
-    re.compile(r"(?<![\w-])(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?![\w-])"),
+    re.compile(r"(?<![\w-])(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?:(?![\w-])|(?=t\d))"),  # and an ISO datetime's date
     # September 30, 2024 / Sept. 30th 2024 / September 30
     re.compile(
         r"(?<!\w)" + _MONTH.format("m") + r"\s+" + _DAY.format("d") + r"(?:,?\s+" + _YEAR.format("y") + r")?(?!\w)"

@@ -16,7 +16,9 @@ the text of every assistant message, and the calls it made. Components:
 A verdict passes when every outcome component passes. States are views of
 the seed plus a session's changes (`_control_snapshot {"scope": "changes"}`),
 so judging costs what the runs wrote, not the seed's size. Every comparison of
-values is `same_value` (canonical JSON), as the state hash compares them.
+values is `same_value` (canonical JSON), as the state hash compares them, except
+in a judge by turns, which compares views as BFCL's checker compares the
+objects behind them (Python's `==`: `1` equals `1.0`).
 """
 
 from __future__ import annotations
@@ -203,36 +205,67 @@ def judge(
 def _judge_turns(
     task: Task, run: Run, reference: Sequence[TurnOutcome], schemas: Mapping[str, Mapping[str, Any]]
 ) -> Verdict:
-    """Turn by turn: each environment's view as the reference's, and the reference's results among the run's."""
+    """Turn by turn, as BFCL's multi-turn checker judges a run (bfcl_eval `multi_turn_checker`).
+
+    Every user turn must be reached. A turn whose reference calls are none is
+    not checked (BFCL skips it; what the agent did there shows in later turns'
+    states). Any other turn passes when the agent made a call in it that
+    reached an environment, each environment's `view` equals the reference
+    run's after the turn (compared as Python's `==` compares the objects the
+    view shows, so `1` equals `1.0`), and, with `results`, every result text
+    the reference calls got in the turn is among the texts the agent's calls
+    got in this turn or an earlier one (as many times as the reference got it).
+    """
     failures: list[str] = []
     failed_turns: list[int] = []
+    checked = {call.turn for call in task.solution}
     states_ok = results_ok = 0
+    so_far: Counter[str] = Counter()
     for index in range(task.turns):
-        expected = reference[index] if index < len(reference) else TurnOutcome({})
         if index >= len(run.turns):
             failures.append(f"turn {index}: never reached")
             failed_turns.append(index)
             continue
         actual = run.turns[index]
-        wrong = sorted(env for env in expected.views if not same_value(actual.views.get(env), expected.views[env]))
-        missing = Counter(expected.results) - Counter(actual.results) if task.judge.results else Counter()
+        so_far.update(actual.results)
+        if index not in checked:
+            continue
+        expected = reference[index] if index < len(reference) else TurnOutcome({})
+        idle = not actual.results
+        wrong = sorted(env for env in expected.views if not _python_equal(actual.views.get(env), expected.views[env]))
+        missing = Counter(expected.results) - so_far if task.judge.results else Counter()
+        if idle:
+            failures.append(f"turn {index}: the agent made no call, the reference made {len(expected.results)}")
         failures += [f"turn {index}: {env}'s {task.judge.view} view differs from the reference run" for env in wrong]
         failures += [f"turn {index}: no call got the result {text[:80]!r}" for text in missing]
         states_ok += not wrong
         results_ok += not missing
-        if wrong or missing:
+        if idle or wrong or missing:
             failed_turns.append(index)
     total = task.turns
+    compared = len(checked) or 1
     components: dict[str, Any] = {
         "turns": {"passed": total - len(failed_turns), "total": total, "failed": failed_turns},
-        "state": {"rule": "turns", "match": states_ok == total, "fraction": states_ok / total},
-        "results": {"passed": results_ok, "total": total} if task.judge.results else None,
+        "state": {"rule": "turns", "match": states_ok == len(checked), "fraction": states_ok / compared},
+        "results": {"passed": results_ok, "total": len(checked)} if task.judge.results and checked else None,
         "assertions": None,
         "facts": None,
         "never": None,
         "calls": _calls(task, run.calls, schemas),
     }
     return Verdict(not failures, components, tuple(failures))
+
+
+def _python_equal(left: Any, right: Any) -> bool:
+    """Python's `==` over JSON values: numbers by value (`1 == 1.0 == True`), containers item by item."""
+    numbers = (bool, int, float)
+    if isinstance(left, numbers) and isinstance(right, numbers):
+        return left == right
+    if isinstance(left, Mapping) and isinstance(right, Mapping):
+        return left.keys() == right.keys() and all(_python_equal(value, right[key]) for key, value in left.items())
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(_python_equal(a, b) for a, b in zip(left, right, strict=True))
+    return type(left) is type(right) and bool(left == right)
 
 
 def _masked(record: Any, fields: Iterable[str]) -> Any:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._keys import KeyKind, key_from_wire, key_to_wire
-from ._values import ReadOnlyError, freeze, thaw
+from ._values import ReadOnlyError, freeze, same_value, thaw
 
 if TYPE_CHECKING:
     from ._environment import Environment
@@ -182,7 +182,11 @@ class Collection(Generic[_R]):
         for key, record in prepared:
             self._size += (record is not None) - (self._committed(key) is not None)
             # A deletion of a record the seed lacks, or a record back to its seed value, holds nothing.
-            if (record is None and key not in self._base) or (record is not None and self._base.get(key) == record):
+            # Back to its value as JSON: 9.0 == 9 in Python, but not in the state or its hash.
+            base = self._base.get(key)
+            if (record is None and key not in self._base) or (
+                record is not None and base == record and same_value(base, record)
+            ):
                 self._overlay.pop(key, None)
             else:
                 self._overlay[key] = record

@@ -104,10 +104,12 @@ class Judge:
       calls are compared with the solution's.
 
     `kind: "turns"` judges a scripted multi-turn task turn by turn instead (the
-    way BFCL's multi-turn checker does): after every user turn, each
-    environment's `view` must equal the reference run's after that turn, and
-    with `results`, every result the reference calls got in a turn must be
-    among the results the agent's calls got in it.
+    way BFCL's multi-turn checker does): after every user turn in which the
+    reference makes calls, the agent must have made a call, each environment's
+    `view` must equal the reference run's after that turn, and with `results`,
+    every result the reference calls got in the turn must be among the results
+    the agent's calls got in it or earlier. Turns without reference calls are
+    not checked; every turn must be reached.
     """
 
     kind: JudgeKind = "state"

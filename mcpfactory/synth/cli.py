@@ -1,4 +1,4 @@
-"""`mcpfactory synth tasks|env` and `mcpfactory import openapi`."""
+"""`mcpfactory synth tasks|env` and `mcpfactory import openapi|bfcl`."""
 
 from __future__ import annotations
 
@@ -88,6 +88,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     batch.add_argument("--timeout", type=float, default=300.0, help="seconds one document's import may take")
     batch.add_argument("--limit", type=int, help="import only the first N documents (by name)")
     p.set_defaults(func=_cmd_import_openapi)
+    p = isub.add_parser(
+        "bfcl",
+        help="write BFCL's multi-turn tasks (from an installed bfcl-eval) as tasks of the bfcl_* environments",
+        description="Read the multi-turn categories of an installed bfcl-eval and write OUT/<category>.jsonl "
+        "(run them with: mcpfactory rollout --tasks OUT) and OUT/tool-descriptions.json (BFCL's wording of the "
+        "tools, for rollout --tool-descriptions). See docs/bfcl.md.",
+    )
+    p.add_argument(
+        "--category",
+        choices=["base", "miss_func", "miss_param", "long_context", "all"],
+        default="all",
+        help="which category to write (default: all four)",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
+    p.add_argument("--catalog", help="the catalog holding the bfcl_* servers (default: ./servers)")
+    p.add_argument(
+        "--any-version", action="store_true", help="read a bfcl-eval release other than the one the envs match"
+    )
+    p.set_defaults(func=_cmd_import_bfcl)
 
 
 def _model(args: argparse.Namespace) -> Any:
@@ -240,6 +259,24 @@ def _cmd_import_openapi(args: argparse.Namespace) -> int:
     print(f"  {imported.report.summary()}")
     for operation in imported.report.left_out:
         print(f"  left out: {operation.method} {operation.path}: {operation.reason}")
+    return 0
+
+
+def _cmd_import_bfcl(args: argparse.Namespace) -> int:
+    from mcpfactory.bfcl import CATEGORIES, BFCLSource, import_bfcl, tool_descriptions
+
+    source = BFCLSource(any_version=args.any_version)
+    out = Path(args.out)
+    categories = CATEGORIES if args.category == "all" else (args.category,)
+    counts = import_bfcl(out, categories, source=source, root=Path(args.catalog).resolve() if args.catalog else None)
+    descriptions = out / "tool-descriptions.json"
+    descriptions.write_text(
+        json.dumps(tool_descriptions(source), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    for category, count in counts.items():
+        print(f"{out / f'{category}.jsonl'}: {count} task(s)")
+    print(f"{descriptions}: BFCL's wording of the tools (rollout --tool-descriptions {descriptions})")
+    print(f"{sum(counts.values())} task(s) from bfcl-eval {source.version}; run: mcpfactory rollout --tasks {out}")
     return 0
 
 

@@ -88,7 +88,7 @@ def test_rollout_with_a_litellm_policy_against_an_openai_compatible_server(
 def test_export_writes_sft_examples(catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert rollout(catalog, tmp_path / "run", "--policy", "oracle") == 0
     assert main(["export", str(tmp_path / "run"), "--format", "sft", "--out", str(tmp_path / "sft.jsonl")]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == f"wrote 4 example(s) to {tmp_path / 'sft.jsonl'}"
+    assert capsys.readouterr().out.splitlines()[-1] == f"wrote 4 row(s) to {tmp_path / 'sft.jsonl'}"
 
 
 def test_rollout_without_an_environment_or_tasks_file_is_refused(tmp_path: Path) -> None:
@@ -120,3 +120,8 @@ def test_rollout_refuses_an_unverified_environment(catalog: Path, tmp_path: Path
     with pytest.raises(SystemExit) as caught:
         main(["rollout", "--env", "ledger", "--catalog", str(catalog), "--out", str(tmp_path), "--no-progress"])
     assert "only verified environments run" in str(caught.value)
+
+
+def test_train_refuses_an_unknown_environment_before_loading_anything(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--model", "tiny-random", "--env", "nope"]) == 1
+    assert capsys.readouterr().err.startswith("mcpfactory train: no environment 'nope' in ")

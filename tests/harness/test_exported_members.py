@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import pytest
 
@@ -19,6 +20,7 @@ MODULES = [
     "harness.export",
     "harness.testing",
     "harness.faults",
+    "harness.gym",
     "harness.llm",
     "harness.policies",
     "harness.ray_backend",
@@ -29,6 +31,16 @@ MODULES = [
     "harness.schema",
     "harness.user",
 ]
+
+# The adapters import their trainer's package; each is listed when that package is installed.
+for _adapter, _package in [
+    ("harness.adapters.trl", "trl"),
+    ("harness.adapters.openenv", "openenv"),
+    ("harness.adapters.skyrl", "skyrl_gym"),
+    ("harness.adapters.verifiers", "verifiers"),
+]:
+    if importlib.util.find_spec(_package) is not None:
+        MODULES.append(_adapter)
 
 
 @pytest.mark.parametrize("name", MODULES)

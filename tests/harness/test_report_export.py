@@ -35,6 +35,9 @@ def test_pass_at_k_and_pass_hat_k_follow_their_estimators() -> None:
     assert pass_hat_k(5, 5, 5) == 1.0
 
 
+TOOL = {"type": "function", "function": {"name": "f", "description": "", "parameters": {"type": "object"}}}
+
+
 def rec(task: str, sample: int, success: bool | None, termination: str = "answered", **extra: Any) -> dict[str, Any]:
     fault = termination in ("model_error", "env_fault", "infra_error")
     return {
@@ -117,9 +120,9 @@ async def test_sft_export_keeps_successful_episodes_with_their_tools(
     catalog: Path, ledger_tasks: list[Task], tmp_path: Path
 ) -> None:
     await Runner(OraclePolicy(), out=tmp_path / "run", catalog=catalog).run(ledger_tasks)
-    count = export_sft(tmp_path / "run", tmp_path / "sft.jsonl")
+    report = export_sft(tmp_path / "run", tmp_path / "sft.jsonl")
     rows = [json.loads(line) for line in (tmp_path / "sft.jsonl").read_text().splitlines()]
-    assert count == len(rows) == len(ledger_tasks)
+    assert report.written == len(rows) == len(ledger_tasks)
     assert [m["role"] for m in rows[0]["messages"]][:2] == ["system", "user"]
     assert [t["function"]["name"] for t in rows[0]["tools"]] == ["get_account", "deposit", "set_note", "audit"]
 
@@ -131,9 +134,9 @@ async def test_token_rollouts_interleave_model_tokens_with_masked_environment_to
     with FakeLLM(script) as llm:
         policy = LiteLLMPolicy("openai/fake", api_base=llm.url, api_key="fake", return_token_ids=True)
         await Runner(policy, out=tmp_path / "run", catalog=catalog).run([task_by_id["ledger-0002"]])
-    count = export_token_rollouts(tmp_path / "run", tmp_path / "tokens.jsonl")
+    report = export_token_rollouts(tmp_path / "run", tmp_path / "tokens.jsonl")
     (row,) = [json.loads(line) for line in (tmp_path / "tokens.jsonl").read_text().splitlines()]
-    assert count == 1
+    assert report.written == 1
     messages = json.loads((tmp_path / "run" / "records.jsonl").read_text())["messages"]
     assert row["prompt_ids"] == tokenize(render_prompt(messages[:2]))
     assert row["prompt_ids"] + row["completion_ids"] == tokenize(render_prompt(messages)[: -len("<|assistant|>")])
@@ -143,10 +146,12 @@ async def test_token_rollouts_interleave_model_tokens_with_masked_environment_to
     assert (row["reward"], row["advantage"]) == (1.0, 0.0)
 
 
-def test_records_without_token_data_are_left_out_of_token_rollouts(tmp_path: Path) -> None:
+def test_records_without_token_data_are_left_out_of_token_rollouts_and_counted(tmp_path: Path) -> None:
+    assistant = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
     with RecordWriter(tmp_path) as writer:
-        writer.write(rec("t1", 0, True, model_calls=[{"tokens": None}], messages=[]))
-    assert export_token_rollouts(tmp_path, tmp_path / "tokens.jsonl") == 0
+        writer.write(rec("t1", 0, True, model_calls=[{"tokens": None}], messages=assistant, tools=[TOOL]))
+    report = export_token_rollouts(tmp_path, tmp_path / "tokens.jsonl")
+    assert (report.written, dict(report.dropped)) == (0, {"no_token_ids": 1})
 
 
 async def test_a_hugging_face_dataset_export_loads_back(
@@ -154,7 +159,7 @@ async def test_a_hugging_face_dataset_export_loads_back(
 ) -> None:
     datasets = pytest.importorskip("datasets")
     await Runner(OraclePolicy(), RunConfig(samples=2), out=tmp_path / "run", catalog=catalog).run(ledger_tasks)
-    assert export_hf_dataset(tmp_path / "run", tmp_path / "hf") == 8
+    assert export_hf_dataset(tmp_path / "run", tmp_path / "hf").written == 8
     loaded = datasets.load_from_disk(str(tmp_path / "hf"))
     assert loaded.num_rows == 8
-    assert json.loads(loaded[0]["messages"])[1]["role"] == "user"
+    assert loaded[0]["messages"][1]["role"] == "user"

@@ -16,10 +16,12 @@ import pytest
 
 from harness.conversation import AssistantTurn
 from harness.episode import EpisodeConfig
-from harness.errors import HarnessError
-from harness.policies import OraclePolicy, PolicyView, RandomPolicy
+from harness.errors import HarnessError, RunMismatch
+from harness.export import export_sft
+from harness.policies import LiteLLMPolicy, OraclePolicy, PolicyView, RandomPolicy
 from harness.records import episode_id, read_records
 from harness.runner import RunConfig, Runner, plan_jobs
+from harness.testing import FakeLLM, Reply
 from mcpfactory.runtime import Task
 
 from .conftest import make_task
@@ -177,11 +179,47 @@ async def test_records_stream_to_jsonl_and_resume_skips_finished_episodes(
     again = await Runner(OraclePolicy(), RunConfig(samples=2, resume=True), out=out, catalog=catalog).run(ledger_tasks)
     assert (again.episodes, again.skipped) == (0, 8)
 
-    more = await Runner(OraclePolicy(), RunConfig(samples=3, resume=True), out=out, catalog=catalog).run(ledger_tasks)
-    assert (more.episodes, more.skipped) == (4, 8)
-    assert len(read_records(out)) == 12
+    assert len(read_records(out)) == 8
     assert all(record["tools"] for record in read_records(out))
     assert json.loads((out / "run.json").read_text())["policy"] == {"name": "oracle", "model": None}
+
+
+@pytest.mark.parametrize(
+    ("policy", "config", "changed"),
+    [
+        (RandomPolicy(), RunConfig(samples=2, resume=True), "policy"),
+        (OraclePolicy(), RunConfig(samples=3, resume=True), "samples"),
+        (OraclePolicy(), RunConfig(samples=2, seed=1, resume=True), "seed"),
+    ],
+)
+async def test_resume_refuses_another_policy_group_size_or_seed(
+    catalog: Path, ledger_tasks: list[Task], tmp_path: Path, policy: Any, config: RunConfig, changed: str
+) -> None:
+    await Runner(OraclePolicy(), RunConfig(samples=2), out=tmp_path, catalog=catalog).run(ledger_tasks[:1])
+    with pytest.raises(RunMismatch) as raised:
+        await Runner(policy, config, out=tmp_path, catalog=catalog).run(ledger_tasks[:1])
+    assert str(raised.value).split(": ", 1)[1].split(":")[0] == changed
+    assert len(read_records(tmp_path)) == 2
+
+
+async def test_resume_refuses_another_model_or_sampler_setting(
+    catalog: Path, task_by_id: dict[str, Task], tmp_path: Path
+) -> None:
+    script = [Reply.call("get_account", account_id="a2"), Reply.text("75")]
+    with FakeLLM(script) as llm:
+        first = LiteLLMPolicy("openai/fake", api_base=llm.url, api_key="fake", temperature=0.7, max_tokens=256)
+        await Runner(first, out=tmp_path, catalog=catalog).run([task_by_id["ledger-0002"]])
+        recorded = json.loads((tmp_path / "run.json").read_text())["sampler"]
+        assert (recorded["temperature"], recorded["max_tokens"], recorded["send_seed"]) == (0.7, 256, True)
+        (record,) = read_records(tmp_path)
+        assert record["sampler"] == recorded
+        assert llm.requests[0]["seed"] == record["seed"]
+        hotter = LiteLLMPolicy("openai/fake", api_base=llm.url, api_key="fake", temperature=1.0, max_tokens=256)
+        with pytest.raises(RunMismatch):
+            await Runner(hotter, RunConfig(resume=True), out=tmp_path, catalog=catalog).run([task_by_id["ledger-0002"]])
+        other = LiteLLMPolicy("openai/other", api_base=llm.url, api_key="fake", temperature=0.7, max_tokens=256)
+        with pytest.raises(RunMismatch):
+            await Runner(other, RunConfig(resume=True), out=tmp_path, catalog=catalog).run([task_by_id["ledger-0002"]])
 
 
 async def test_a_run_refuses_to_append_to_existing_records_without_resume(
@@ -255,6 +293,10 @@ async def test_records_survive_a_crash_of_the_runner_and_resume_finishes_the_run
     resumed = await Runner(OraclePolicy(), RunConfig(resume=True), out=out, catalog=catalog).run(ledger_tasks)
     assert (resumed.episodes, resumed.skipped) == (2, 2)
     assert sorted(r["task"] for r in read_records(out)) == [t.id for t in ledger_tasks]
+    report = export_sft(out, tmp_path / "sft.jsonl")
+    assert (report.written, dict(report.dropped)) == (4, {})
+    exported = [json.loads(line) for line in (tmp_path / "sft.jsonl").read_text().splitlines()]
+    assert [len(row["tools"]) for row in exported] == [4, 4, 4, 4]
 
 
 def test_samples_of_a_task_are_adjacent_and_each_has_its_own_seed(ledger_tasks: list[Task]) -> None:

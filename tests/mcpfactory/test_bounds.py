@@ -109,3 +109,20 @@ def test_a_subject_too_long_is_refused_and_powers_are_bounded() -> None:
     assert power(3, 4) == 81 and power(2.0, 0.5) == 2.0**0.5 and power(2, -1) == 0.5
     with pytest.raises(OverflowError):
         power(10, 10**7)
+
+
+def test_garbage_collection_during_a_call_does_not_count_against_its_cpu_bound() -> None:
+    import gc
+    import time
+
+    from mcpfactory.runtime._bounds import Watchdog
+
+    garbage = [[index] for index in range(1_000_000)]  # objects a full collection must walk
+    started = time.thread_time()
+    gc.collect()
+    collect_cost = time.thread_time() - started
+    watchdog = Watchdog(CallLimits(cpu_s=max(0.02, collect_cost / 4), memory_mb=4096))
+    with watchdog.bounded():
+        for _ in range(8):
+            gc.collect()  # several times the bound, all of it the collector's
+    assert len(garbage) == 1_000_000

@@ -70,3 +70,15 @@ def test_a_member_back_to_its_seed_value_holds_no_memory(env: Any) -> None:
     session.state.books.edit("b1")["copies"] = 2
     session.state.books._apply(session.state.books._prepare(lambda key, record: None))
     assert session.snapshot("changes")["books"] == {}
+
+
+def test_a_member_equal_to_its_seed_value_only_in_python_is_kept(env: Any) -> None:
+    # 2.0 == 2 in Python, but the JSON state (and its hash) tells them apart.
+    session = env.new_session()
+    seed_hash = env.state_sha256(session)
+    session.writable = True
+    session.state.books.edit("b1")["copies"] = 2.0
+    session.state.books._apply(session.state.books._prepare(lambda key, record: None))
+    assert session.snapshot("changes")["books"] == {"b1": {**session.state.books["b1"]}}
+    assert repr(session.state.books["b1"]["copies"]) == "2.0"
+    assert env.state_sha256(session) != seed_hash

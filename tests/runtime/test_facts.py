@@ -21,6 +21,7 @@ CASES: list[tuple[str, Any, bool]] = [
     ("Payment is due September 30.", {"date": "2024-09-30"}, True),
     ("Payment is due Sept. 30th, 2024.", {"date": "2024-09-30"}, True),
     ("Payment is due 30 Sep 2024.", {"date": "2024-09-30"}, True),
+    ("The deadline is 2024-11-02T14:00:00.", {"date": "2024-11-02"}, True),
     ("It costs 1,000 dollars.", {"number": 1000}, True),
     ("It costs $12.50 a night.", "12.5", True),
     ("Interest is 15%.", "15", True),

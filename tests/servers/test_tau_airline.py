@@ -4,12 +4,15 @@ The vectors (`shared/reference/tau-bench/airline/reference_vectors.jsonl`) were
 recorded by running tau-bench's own tool implementations: each call's result,
 and the SHA-256 of the final state. Results are compared as canonical JSON, so
 an integer that comes back as a float (150 vs 150.0) is a mismatch. The
-refusals that the vectors do not show, and the search tools' quirks on other
-inputs, are checked here too.
+refusals that the vectors do not show, the original's behaviour on call
+sequences they do not contain (cancelling twice, changing a cancelled
+reservation, naming one certificate or gift card twice, a fourth booking or
+certificate), and the search tools' quirks on other inputs are checked here too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +29,7 @@ from tests.conftest import CATALOG
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "tau-bench" / "airline"
 VECTORS = REFERENCE / "reference_vectors.jsonl"
 DATA = CATALOG / "tau_airline" / "data"
+SEED_FILES = ("flights", "reservations", "users")
 SEED_SHA256 = "f212eeda89b986239ddfb1a9b3d07d2b388112869864655ec9e5cc7ab07ab41c"
 
 needs_server = pytest.mark.skipif(
@@ -209,17 +213,6 @@ async def test_booking_refusals_leave_the_state_untouched() -> None:
             "insufficient_balance",
             **_booking(payment_methods=[{"payment_id": "certificate_4856383", "amount": 255}]),
         )
-        await desk.refused(
-            "book_reservation",
-            "certificate_reused",
-            **_booking(
-                payment_methods=[
-                    {"payment_id": "certificate_4856383", "amount": 50},
-                    {"payment_id": "certificate_4856383", "amount": 50},
-                    {"payment_id": "credit_card_4421486", "amount": 155},
-                ]
-            ),
-        )
         message = await desk.refused(
             "book_reservation",
             "payment_mismatch",
@@ -227,58 +220,6 @@ async def test_booking_refusals_leave_the_state_untouched() -> None:
         )
         assert "335" in message  # 255 + 30 insurance + 50 for the bag
         assert await desk.state_hash() == SEED_SHA256
-
-
-@needs_server
-async def test_bookings_get_fresh_ids_and_spend_balances() -> None:
-    async with open_desk() as desk:
-        ids = []
-        for _ in range(4):
-            ids.append((await desk.ok("book_reservation", **_booking()))["reservation_id"])
-        assert ids == ["HATHAT", "HATHAU", "HATHAV", "HATHAW"]
-        user = await desk.ok("get_user_details", user_id="mia_li_3668")
-        assert user["reservations"][-4:] == ids
-        # A certificate is used up whatever is left on it.
-        booked = await desk.ok(
-            "book_reservation",
-            **_booking(
-                payment_methods=[
-                    {"payment_id": "certificate_7504069", "amount": 200},
-                    {"payment_id": "credit_card_4421486", "amount": 55},
-                ]
-            ),
-        )
-        assert booked["created_at"] == "2024-05-15T15:00:00"
-        user = await desk.ok("get_user_details", user_id="mia_li_3668")
-        assert "certificate_7504069" not in user["payment_methods"]
-        assert booked["payment_history"][0] == {"payment_id": "certificate_7504069", "amount": 200}
-
-
-@needs_server
-async def test_cancelling_twice_is_refused_and_changes_are_refused_after_cancelling() -> None:
-    async with open_desk() as desk:
-        cancelled = await desk.ok("cancel_reservation", reservation_id="Z7GOZK")
-        assert cancelled["status"] == "cancelled"
-        assert cancelled["payment_history"] == [
-            {"payment_id": "gift_card_2200803", "amount": 169},
-            {"payment_id": "gift_card_2200803", "amount": -169},
-        ]
-        await desk.refused("cancel_reservation", "already_cancelled", reservation_id="Z7GOZK")
-        await desk.refused(
-            "update_reservation_baggages",
-            "reservation_cancelled",
-            reservation_id="Z7GOZK",
-            total_baggages=1,
-            nonfree_baggages=1,
-            payment_id="gift_card_2200803",
-        )
-        await desk.refused(
-            "update_reservation_passengers",
-            "reservation_cancelled",
-            reservation_id="Z7GOZK",
-            passengers=[{"first_name": "Olivia", "last_name": "Gonzalez", "dob": "1988-06-13"}],
-        )
-        assert (await desk.ok("get_reservation_details", reservation_id="Z7GOZK")) == cancelled
 
 
 @needs_server
@@ -351,17 +292,248 @@ async def test_change_payments_follow_the_rules() -> None:
         assert user["payment_methods"]["gift_card_3576581"]["amount"] == 145
 
 
+# --- tau-bench's quirks, reproduced -------------------------------------------------------------------------------
+# Each expected value below is worked out by hand from the original tools' steps (given in the docstrings) and the
+# seed data, never read from this server: results are compared whole, and the final state against the seed with the
+# stated changes applied, hashed the same way.
+
+
+def _seed() -> dict[str, Any]:
+    return {name: json.loads((DATA / f"{name}.json").read_text(encoding="utf-8")) for name in SEED_FILES}
+
+
+def _sha256(state: dict[str, Any]) -> str:
+    return hashlib.sha256(_canonical(state).encode("utf-8")).hexdigest()
+
+
+def _trip(reservation_id: str, user_id: str, payments: list[dict[str, Any]], bags: int = 0) -> dict[str, Any]:
+    """The reservation that `_booking` makes: JFK-ATL (HAT136, $152) and ATL-SEA (HAT039, $103) for Mia Li."""
+    return {
+        "reservation_id": reservation_id,
+        "user_id": user_id,
+        "origin": "JFK",
+        "destination": "SEA",
+        "flight_type": "one_way",
+        "cabin": "economy",
+        "flights": [
+            {"flight_number": "HAT136", "date": "2024-05-20", "price": 152, "origin": "JFK", "destination": "ATL"},
+            {"flight_number": "HAT039", "date": "2024-05-20", "price": 103, "origin": "ATL", "destination": "SEA"},
+        ],
+        "passengers": [{"first_name": "Mia", "last_name": "Li", "dob": "1990-04-05"}],
+        "payment_history": payments,
+        "created_at": "2024-05-15T15:00:00",
+        "total_baggages": bags,
+        "nonfree_baggages": 0,
+        "insurance": "no",
+    }
+
+
 @needs_server
-async def test_certificates_are_issued_at_most_three_times() -> None:
+async def test_cancelling_twice_reverses_every_entry_again() -> None:
+    """Z7GOZK was paid 169 from gift_card_2200803.
+
+    The original negates every entry of the history and appends the negations, with no
+    status check: the first cancel gives [169, -169]; the second negates both, giving
+    [169, -169, -169, 169]. Nothing else changes (refunds never touch balances).
+    """
+    expected = _seed()
+    reservation = expected["reservations"]["Z7GOZK"]
+    reservation["payment_history"] = [
+        {"payment_id": "gift_card_2200803", "amount": amount} for amount in (169, -169, -169, 169)
+    ]
+    reservation["status"] = "cancelled"
     async with open_desk() as desk:
-        texts = [await desk.ok("send_certificate", user_id="mia_li_3668", amount=a) for a in (100, 50, 12.5)]
-        assert texts == [
-            "Certificate certificate_3221322 added to user mia_li_3668 with amount 100.",
-            "Certificate certificate_9643536 added to user mia_li_3668 with amount 50.",
-            "Certificate certificate_7483843 added to user mia_li_3668 with amount 12.5.",
+        await desk.ok("cancel_reservation", reservation_id="Z7GOZK")
+        again = await desk.ok("cancel_reservation", reservation_id="Z7GOZK")
+        assert _canonical(again) == _canonical(reservation)
+        assert await desk.state_hash() == _sha256(expected)
+
+
+@needs_server
+async def test_a_cancelled_reservation_is_changed_all_the_same() -> None:
+    """JG7FMM: business, two passengers, flights at 1859 and 1679, paid 7136 by credit_card_2929732.
+
+    The original's change tools never look at the status. After the cancel ([7136, -7136]):
+    flights moved to economy on the same flight numbers (not kept: the cabin differs) cost
+    (140 + 101) * 2 - (1859 + 1679) * 2 = -6594; bags 0 -> 2 non-free cost 50 * 2 = 100; the
+    passengers are replaced; the cabin field stays business and the status cancelled. The
+    second cancel negates all four entries.
+    """
+    new_flights = [
+        {"flight_number": "HAT028", "date": "2024-05-21"},
+        {"flight_number": "HAT277", "date": "2024-05-21"},
+    ]
+    passengers = [
+        {"first_name": "Omar", "last_name": "Davis", "dob": "1982-10-19"},
+        {"first_name": "Ann", "last_name": "Lee", "dob": "1990-01-01"},
+    ]
+    expected = _seed()
+    reservation = expected["reservations"]["JG7FMM"]
+    reservation["flights"] = [
+        {"flight_number": "HAT028", "date": "2024-05-21", "price": 140, "origin": "MCO", "destination": "BOS"},
+        {"flight_number": "HAT277", "date": "2024-05-21", "price": 101, "origin": "BOS", "destination": "CLT"},
+    ]
+    reservation["total_baggages"] = 5
+    reservation["nonfree_baggages"] = 2
+    reservation["passengers"] = passengers
+    reservation["payment_history"] = [
+        {"payment_id": "credit_card_2929732", "amount": amount}
+        for amount in (7136, -7136, -6594, 100, -7136, 7136, 6594, -100)
+    ]
+    reservation["status"] = "cancelled"
+    card = "credit_card_2929732"
+    async with open_desk() as desk:
+        await desk.ok("cancel_reservation", reservation_id="JG7FMM")
+        moved = await desk.ok(
+            "update_reservation_flights", reservation_id="JG7FMM", cabin="economy", flights=new_flights, payment_id=card
+        )
+        assert moved["flights"] == reservation["flights"] and moved["cabin"] == "business"
+        assert moved["payment_history"][-1] == {"payment_id": card, "amount": -6594}
+        assert moved["status"] == "cancelled"
+        bags = await desk.ok(
+            "update_reservation_baggages",
+            reservation_id="JG7FMM",
+            total_baggages=5,
+            nonfree_baggages=2,
+            payment_id=card,
+        )
+        assert bags["payment_history"][-1] == {"payment_id": card, "amount": 100}
+        renamed = await desk.ok("update_reservation_passengers", reservation_id="JG7FMM", passengers=passengers)
+        assert renamed["passengers"] == passengers
+        again = await desk.ok("cancel_reservation", reservation_id="JG7FMM")
+        assert _canonical(again) == _canonical(reservation)
+        assert await desk.state_hash() == _sha256(expected)
+
+
+@needs_server
+async def test_naming_one_certificate_twice_spends_it_and_books_nothing() -> None:
+    """mei_hernandez_8984 pays 255 as gift card 5 + certificate_7502997 125 + the same certificate 125.
+
+    Each entry passes the original's checks on its own (98 >= 5, 250 >= 125 twice) and the
+    sum is 255. Charging then goes entry by entry: the gift card drops to 93, the certificate
+    is deleted, and the second certificate entry looks it up again and fails with a KeyError,
+    which tau-bench returns as the text "Error: 'certificate_7502997'". What was spent stays
+    spent; no reservation is stored. A retry naming the certificate is then refused.
+    """
+    payments = [
+        {"payment_id": "gift_card_5309492", "amount": 5},
+        {"payment_id": "certificate_7502997", "amount": 125},
+        {"payment_id": "certificate_7502997", "amount": 125},
+    ]
+    expected = _seed()
+    methods = expected["users"]["mei_hernandez_8984"]["payment_methods"]
+    methods["gift_card_5309492"]["amount"] = 93
+    del methods["certificate_7502997"]
+    async with open_desk() as desk:
+        got = await desk.call("book_reservation", **_booking(user_id="mei_hernandez_8984", payment_methods=payments))
+        assert got == {"ok": "Error: 'certificate_7502997'"}
+        assert await desk.state_hash() == _sha256(expected)
+        retry = [
+            {"payment_id": "certificate_7502997", "amount": 250},
+            {"payment_id": "gift_card_5309492", "amount": 5},
         ]
-        await desk.refused("send_certificate", "too_many_certificates", user_id="mia_li_3668", amount=10)
-        await desk.refused("send_certificate", "invalid_amount", user_id="ethan_martin_2396", amount=-5)
+        await desk.refused(
+            "book_reservation",
+            "payment_method_not_found",
+            **_booking(user_id="mei_hernandez_8984", payment_methods=retry),
+        )
+
+
+@needs_server
+async def test_naming_one_gift_card_twice_can_overdraw_it() -> None:
+    """mei_hernandez_8984 pays 255 as gift card 90 + the same gift card 90 + credit card 75.
+
+    The original checks each entry against the balance alone (98 >= 90, twice), then deducts
+    both: 98 - 90 - 90 = -82. The booking succeeds as HATHAT with the three entries as given.
+    """
+    payments = [
+        {"payment_id": "gift_card_5309492", "amount": 90},
+        {"payment_id": "gift_card_5309492", "amount": 90},
+        {"payment_id": "credit_card_2140654", "amount": 75},
+    ]
+    expected = _seed()
+    user = expected["users"]["mei_hernandez_8984"]
+    user["payment_methods"]["gift_card_5309492"]["amount"] = -82
+    user["reservations"].append("HATHAT")
+    expected["reservations"]["HATHAT"] = _trip("HATHAT", "mei_hernandez_8984", payments)
+    async with open_desk() as desk:
+        booked = await desk.ok("book_reservation", **_booking(user_id="mei_hernandez_8984", payment_methods=payments))
+        assert _canonical(booked) == _canonical(expected["reservations"]["HATHAT"])
+        assert await desk.state_hash() == _sha256(expected)
+
+
+@needs_server
+async def test_a_fourth_booking_replaces_hathav() -> None:
+    """The original tries HATHAT, then HATHAU, then takes HATHAV without looking further.
+
+    mei_hernandez_8984 books three times (HATHAT, HATHAU, HATHAV); mia_li_3668's booking
+    then overwrites HATHAV and appends it to her list, while mei's list still names HATHAV.
+    A certificate is used up whatever is left on it (250 - 200 is forfeited).
+    """
+    mei = [{"payment_id": "credit_card_2140654", "amount": 255}]
+    mia = [
+        {"payment_id": "certificate_7504069", "amount": 200},
+        {"payment_id": "credit_card_4421486", "amount": 55},
+    ]
+    expected = _seed()
+    for reservation_id in ("HATHAT", "HATHAU"):
+        expected["reservations"][reservation_id] = _trip(reservation_id, "mei_hernandez_8984", mei)
+    expected["reservations"]["HATHAV"] = _trip("HATHAV", "mia_li_3668", mia)
+    expected["users"]["mei_hernandez_8984"]["reservations"] += ["HATHAT", "HATHAU", "HATHAV"]
+    expected["users"]["mia_li_3668"]["reservations"].append("HATHAV")
+    del expected["users"]["mia_li_3668"]["payment_methods"]["certificate_7504069"]
+    async with open_desk() as desk:
+        ids = []
+        for _ in range(3):
+            booked = await desk.ok("book_reservation", **_booking(user_id="mei_hernandez_8984", payment_methods=mei))
+            ids.append(booked["reservation_id"])
+        assert ids == ["HATHAT", "HATHAU", "HATHAV"]
+        fourth = await desk.ok("book_reservation", **_booking(payment_methods=mia))
+        assert _canonical(fourth) == _canonical(expected["reservations"]["HATHAV"])
+        assert await desk.ok("get_reservation_details", reservation_id="HATHAV") == fourth
+        assert await desk.state_hash() == _sha256(expected)
+
+
+@needs_server
+async def test_certificates_take_three_fixed_ids_and_any_amount() -> None:
+    """The original tries certificate_3221322, _3221323 and _3221324 in turn and adds the first free one.
+
+    The amount is neither checked nor converted: -5, 0 and 150.0 are stored and written back
+    as given. With all three ids held, a fourth call returns None (null) and changes nothing.
+    Once a booking uses up certificate_3221324, the next certificate takes that id again.
+    """
+    user = "mei_hernandez_8984"
+    expected = _seed()
+    methods = expected["users"][user]["payment_methods"]
+    async with open_desk() as desk:
+        texts = [await desk.ok("send_certificate", user_id=user, amount=a) for a in (-5, 0, 150.0)]
+        assert texts == [
+            f"Certificate certificate_3221322 added to user {user} with amount -5.",
+            f"Certificate certificate_3221323 added to user {user} with amount 0.",
+            f"Certificate certificate_3221324 added to user {user} with amount 150.0.",
+        ]
+        assert await desk.call("send_certificate", user_id=user, amount=10) == {"ok": None}
+        for number, amount in (("3221322", -5), ("3221323", 0), ("3221324", 150.0)):
+            methods[f"certificate_{number}"] = {
+                "source": "certificate",
+                "amount": amount,
+                "id": f"certificate_{number}",
+            }
+        assert await desk.state_hash() == _sha256(expected)
+        # 150.0 stays a float: the certificate pays 150.0 of 255, the card the rest.
+        payments = [
+            {"payment_id": "certificate_3221324", "amount": 150.0},
+            {"payment_id": "credit_card_2140654", "amount": 105},
+        ]
+        booked = await desk.ok("book_reservation", **_booking(user_id=user, payment_methods=payments))
+        assert _canonical(booked["payment_history"]) == _canonical(payments)
+        assert await desk.ok("send_certificate", user_id=user, amount=40) == (
+            f"Certificate certificate_3221324 added to user {user} with amount 40."
+        )
+        methods["certificate_3221324"] = {"source": "certificate", "amount": 40, "id": "certificate_3221324"}
+        expected["users"][user]["reservations"].append("HATHAT")
+        expected["reservations"]["HATHAT"] = _trip("HATHAT", user, payments)
+        assert await desk.state_hash() == _sha256(expected)
 
 
 @needs_server

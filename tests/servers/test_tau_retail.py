@@ -8,6 +8,8 @@ vectors do not show are checked here too.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from tests.conftest import CATALOG
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "tau-bench" / "retail"
 VECTORS = REFERENCE / "reference_vectors.jsonl"
+DATA = CATALOG / "tau_retail" / "data"
 SEED_SHA256 = "ae10e8a7f23bedf88c90a528efa2d59d27cae24b5ce1f0d28768b39257bf9f0d"
 NOT_DOMAIN = ("invalid_arguments", "unknown_tool")
 
@@ -40,6 +43,17 @@ async def _call(client: EnvClient, tools: dict[str, Any], name: str, arguments: 
     if result.is_error:
         return {"error": result.text, "code": result.error_code}
     return {"ok": result.value}
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _seed() -> dict[str, Any]:
+    return {
+        name: json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
+        for name in ("orders", "products", "users")
+    }
 
 
 async def _state_hash(client: EnvClient) -> str:
@@ -256,3 +270,53 @@ async def test_calculate_rounds_and_refuses_without_eval() -> None:
         ]:
             got = await _call(client, tools, "calculate", {"expression": expression})
             assert got.get("code") == code, (expression, got)
+
+
+# --- quirks of the original that the vectors do not show ---------------------------------------------------------
+# Expected values are worked out from tau-bench's own steps (written out in each docstring), not read from our server.
+
+
+@needs_server
+@pytest.mark.parametrize(
+    ("order_id", "item_id", "method_id", "user_id", "balance"),
+    [
+        # lucas_muller_4380's gift card holds the integer 9; the Gaming Mouse costs 137.32.
+        ("#W3206099", "3330317167", "gift_card_2748512", "lucas_muller_4380", 9.0),
+        # fatima_anderson_2157 pays with PayPal, which has no balance; the Skateboard costs 182.03.
+        ("#W2974929", "3877188862", "paypal_7916550", "fatima_anderson_2157", None),
+    ],
+)
+async def test_exchanging_a_pending_item_for_itself_matches_the_original(
+    order_id: str, item_id: str, method_id: str, user_id: str, balance: float | None
+) -> None:
+    """modify_pending_order_items with new_item_ids == item_ids, as tau-bench runs it.
+
+    The item is still an available variant of its product, at the price paid, so the
+    difference is price - price = 0.0. The original appends a payment-history entry anyway:
+    a "refund" (the difference is not > 0) of abs(0.0) = 0.0 to the given method. A gift
+    card's balance becomes round(balance - 0.0, 2): for the integer 9 that is the float 9.0,
+    a different JSON value (and state hash) from 9. The item is rewritten with the
+    variant's own price and options (the same values), and the order becomes
+    "pending (item modified)".
+    """
+    expected = _seed()
+    order = expected["orders"][order_id]
+    seed_order = copy.deepcopy(order)
+    order["status"] = "pending (item modified)"
+    order["payment_history"].append({"transaction_type": "refund", "amount": 0.0, "payment_method_id": method_id})
+    if balance is not None:
+        expected["users"][user_id]["payment_methods"][method_id]["balance"] = balance
+    async with connect("tau_retail", control=True) as client:
+        tools = dict(client.output_schemas)
+        arguments = {
+            "order_id": order_id,
+            "item_ids": [item_id],
+            "new_item_ids": [item_id],
+            "payment_method_id": method_id,
+        }
+        got = await _call(client, tools, "modify_pending_order_items", arguments)
+        assert _canonical(got) == _canonical({"ok": order})
+        assert order["items"] == seed_order["items"]
+        user = await _call(client, tools, "get_user_details", {"user_id": user_id})
+        assert _canonical(user["ok"]["payment_methods"]) == _canonical(expected["users"][user_id]["payment_methods"])
+        assert await _state_hash(client) == hashlib.sha256(_canonical(expected).encode("utf-8")).hexdigest()

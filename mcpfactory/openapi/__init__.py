@@ -78,10 +78,10 @@ def _spec_data(
             "list and get tools rather than guessing, and change only what the user asks for."
         ),
     }
+    auth = writer.auth(tools)  # before the types: a principal of its own is one of them
     if writer.writer.types:
         data["types"] = writer.writer.types
     data["collections"] = collections
-    auth = writer.auth(tools)
     if auth is not None:
         data["auth"] = auth
     data["tools"] = {tool.name: tool.spec for tool in tools}

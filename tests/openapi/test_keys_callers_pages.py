@@ -293,3 +293,18 @@ def test_the_imported_environment_passes_every_check(tmp_path: Path, imported: I
         "determinism",
         "isolation",
     ]
+
+
+def test_without_a_path_for_the_caller_the_principal_is_a_caller_with_an_id(tmp_path: Path) -> None:
+    document = {**DOCUMENT, "paths": {p: item for p, item in DOCUMENT["paths"].items() if p != "/user"}}
+    path = tmp_path / "hub.json"
+    path.write_text(json.dumps(document))
+
+    async def run() -> Imported:
+        with anyio.fail_after(120):
+            return await import_openapi(path, name="hub")
+
+    spec = anyio.run(run).spec
+    assert spec["auth"] == {"principal": "Caller", "default": {"id": "caller-1"}, "scopes": ["repo"]}
+    assert spec["types"]["Caller"] == {"fields": {"id": {"type": "str", "description": "Who calls."}}}
+    assert [name for name, tool in spec["tools"].items() if "scopes" in tool] == ["create_issue", "delete_issue"]

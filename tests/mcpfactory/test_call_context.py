@@ -182,14 +182,14 @@ BAD = {
     "unknown_scope": (
         "    scopes: [admin]\n",
         "    scopes: [admn]\n",
-        [(98, 14, "tools.delete_issue.scopes.0", "unknown scope 'admn'")],
+        [(116, 14, "tools.delete_issue.scopes.0", "unknown scope 'admn'")],
     ),
     "declares_an_auth_error": (
         '    errors:\n      no_issue: "No issue {key}."\n    body: |\n      if key not in state.issues:\n          raise ToolError("no_issue", key=str(key))\n      removed',
         '    errors:\n      no_issue: "No issue {key}."\n      forbidden: "No."\n    body: |\n      if key not in state.issues:\n          raise ToolError("no_issue", key=str(key))\n      removed',
         [
             (
-                104,
+                122,
                 18,
                 "tools.delete_issue.errors.forbidden",
                 "error 'forbidden' is auth's own: every tool of an environment with auth has it",
@@ -201,7 +201,7 @@ BAD = {
         "      title: {type: str, min_length: 1}\n      principal: {type: str, default: x}",
         [
             (
-                85,
+                100,
                 18,
                 "tools.open_issue.params.principal",
                 "parameter name 'principal' is taken by the body's principal()",

@@ -312,6 +312,8 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
     if re.search(r"\bNumber\b", out):  # the spec's float
         runtime_names.append("Number")
     runtime_names += [name for name in _CONTEXT_NAMES if re.search(rf"\b{name}\(", out)]
+    # Under private names: a spec may name its own types Auth or Paging (many APIs have an `Auth` schema).
+    runtime_names += [f"{name} as _{name}" for name in ("Auth", "Paging") if re.search(rf"\b_{name}\(", out)]
     if "KeyedCollection[" in out:
         runtime_names.append("KeyedCollection")
     if ", JsonArray]" in out:
@@ -363,7 +365,7 @@ def _uses_1_2(spec: LoadedSpec) -> bool:
 
 
 # Runtime functions a server imports when its code calls them (auth, time and pages).
-_CONTEXT_NAMES = ("Auth", "Paging", "advance", "session_now", "session_principal", "session_scopes")
+_CONTEXT_NAMES = ("advance", "session_now", "session_principal", "session_scopes")
 
 
 def _key_fields(spec: LoadedSpec, collection: str) -> str | tuple[str, ...] | None:
@@ -409,7 +411,7 @@ def _environment_extras(spec: LoadedSpec) -> str:
     if auth is not None:
         default = "None" if auth.default is None else repr(auth.default)
         out += (
-            f"    auth=Auth(principal={auth.principal.annotation()}, scopes={auth.scopes!r}, "
+            f"    auth=_Auth(principal={auth.principal.annotation()}, scopes={auth.scopes!r}, "
             f"default={default}, default_scopes={auth.default_scopes!r}),\n"
         )
     if spec.spec.time == "session":
@@ -427,7 +429,7 @@ def _own_errors(spec: LoadedSpec, tool: str, errors: dict[str, str]) -> dict[str
 
 def _paging(page: Paging) -> str:
     names = f", names={dict(page.names)!r}" if page.names else ""
-    return f"Paging({page.style!r}, size={page.size!r}, max_size={page.max_size!r}{names})"
+    return f"_Paging({page.style!r}, size={page.size!r}, max_size={page.max_size!r}{names})"
 
 
 def _seed_function(spec: LoadedSpec) -> str:

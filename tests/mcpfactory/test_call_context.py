@@ -240,3 +240,17 @@ def test_auth_that_does_not_fit_is_a_located_error(tmp_path: Path, case: str) ->
         "unknown error code 'unauthenticated'",
         "unknown name 'principal'",
     ]
+
+
+def test_a_spec_may_name_its_own_types_auth_and_paging(compile_package: Any) -> None:
+    text = (GOLDEN / "tracker" / "spec.yaml").read_text()
+    assert text.count("Caller") == 2
+    text = text.replace("principal: Caller", "principal: Auth").replace(
+        "  Caller:\n", "  Paging:\n    fields: {cursor: str}\n  Auth:\n", 1
+    )
+    module = compile_package(text, name="trackernames")
+    session = module.env.new_session()
+    listed = module.env.call(session, "list_issues", {"owner": "ada", "repo": "notes", "limit": 3})
+    me = module.env.call(session, "me", {})
+    assert [i["number"] for i in listed.structured_content["items"]] == [1, 2, 3]
+    assert me.structured_content == {"login": "ada", "name": "Ada"}

@@ -10,14 +10,13 @@ from mcp.server.lowlevel.server import Server
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
+from mcpfactory.runtime import Auth as _Auth
 from mcpfactory.runtime import (
-    Auth,
     CallLimits,
     Collection,
     Environment,
     JsonArray,
     KeyedCollection,
-    Paging,
     StateBase,
     ToolError,
     advance,
@@ -26,6 +25,7 @@ from mcpfactory.runtime import (
     session_principal,
     session_scopes,
 )
+from mcpfactory.runtime import Paging as _Paging
 
 check_api_version(1, 2, __name__)
 
@@ -143,7 +143,7 @@ env = Environment(
     default_seed=0,
     limits=CallLimits(cpu_s=0.5, memory_mb=256),
     keys={"issues": "tuple", "exports": "int"},
-    auth=Auth(principal=Caller, scopes=("repo", "admin"), default={"login": "ada"}, default_scopes=("repo",)),
+    auth=_Auth(principal=Caller, scopes=("repo", "admin"), default={"login": "ada"}, default_scopes=("repo",)),
     session_clock=True,
 )
 
@@ -157,7 +157,7 @@ def me(state: State) -> User:
     return state.users[caller["login"]]
 
 
-@env.tool(effect="read", refs={"owner": "users"}, page=Paging("cursor", size=2, max_size=50))
+@env.tool(effect="read", refs={"owner": "users"}, page=_Paging("cursor", size=2, max_size=50))
 def list_issues(state: State, *, owner: str, repo: str) -> list[Issue]:
     """The issues of a repository, oldest first."""
     return [i for i in state.issues.values() if i["owner"] == owner and i["repo"] == repo]

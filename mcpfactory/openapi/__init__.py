@@ -23,7 +23,7 @@ from mcpfactory.compiler import compile_spec, generate
 from mcpfactory.errors import SpecError
 from mcpfactory.openapi import _document, _examples, _mapping, _tools
 from mcpfactory.openapi._report import ImportReport, OperationReport
-from mcpfactory.openapi._yaml import to_yaml
+from mcpfactory.openapi._yaml import to_yaml as _to_yaml
 from mcpfactory.spec import LoadedSpec, spec_sha256
 from mcpfactory.synth._errors import OpenAPIError
 
@@ -133,7 +133,7 @@ async def import_openapi(path: Path, *, name: str | None = None) -> Imported:
         spec_path = folder / "spec.yaml"
         loaded: LoadedSpec | None = None
         for _ in range(_REPAIR_ROUNDS):
-            spec_path.write_text(to_yaml(data), encoding="utf-8")
+            spec_path.write_text(_to_yaml(data), encoding="utf-8")
             try:
                 loaded = compile_spec(spec_path).spec
                 break
@@ -163,7 +163,7 @@ async def import_openapi(path: Path, *, name: str | None = None) -> Imported:
             raise OpenAPIError("every tool made from it faulted on its sample call", file=path)
         data = {**data, "tools": {t.name: data["tools"][t.name] for t in tools}}
         loaded = None  # tools were dropped: the environment must be compiled from its text again
-    text = to_yaml(data)
+    text = _to_yaml(data)
     report = _report(doc, plans, {id(t.plan): t for t in tools}, failures, writer)
     notes = [f"{where}: {message}" for where, message in doc.reader.problems + writer.notes]
     return Imported(env_name, data["description"], data, text, report, notes, loaded)

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from mcpfactory.runtime import CONTROL_TOOLS, ERROR_META_KEY
+from mcpfactory.runtime import CONTROL_TOOLS, ERROR_META_KEY, python_text
 from mcpfactory.spec import load_spec
 from tests.external.node_clients import (
     CompiledServer,
@@ -108,6 +108,12 @@ def test_tools_list_strict(node_tools: NodeTools, server: CompiledServer, era: s
     assert not problems, "schema portability findings:\n" + "\n".join(problems)
 
 
+def renders_as_python(server: CompiledServer, tool: str) -> bool:
+    """Whether the tool's text block is what a Python harness would print (`render: python`), not JSON."""
+    spec = load_spec(server.spec_path).spec
+    return (spec.tools[tool].render or spec.render) == "python"
+
+
 def first_example(server: CompiledServer, *, error: bool) -> tuple[str, dict[str, Any], Any] | None:
     """The spec's first example (needing no earlier calls) that expects an error or a result: (tool, args, expected)."""
     spec = load_spec(server.spec_path).spec
@@ -143,7 +149,10 @@ def test_tools_call_first_example(node_tools: NodeTools, server: CompiledServer,
     texts = [block for block in out["content"] if block.get("type") == "text"]
     assert len(texts) == 1, out["content"]
     text = texts[0]["text"]
-    assert (text if isinstance(expected, str) else json.loads(text)) == expected, text
+    if renders_as_python(server, tool):
+        assert text == python_text(expected)
+    else:
+        assert (text if isinstance(expected, str) else json.loads(text)) == expected, text
 
 
 @pytest.mark.parametrize("era", ERAS)

@@ -50,4 +50,6 @@ def test_verify_records_catalog_environments_in_the_manifest(
 
 def test_verify_refuses_an_unknown_environment(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", "atlantis", "--no-manifest"]) == 2
-    assert "no environment or spec 'atlantis'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("mcpfactory verify: no environment 'atlantis' in the catalog ")
+    assert err.rstrip().endswith("tau_retail, todo)")

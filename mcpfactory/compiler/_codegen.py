@@ -12,7 +12,7 @@ from typing import Any
 
 import mcpfactory
 from mcpfactory.errors import CompileError
-from mcpfactory.runtime import API_VERSION
+from mcpfactory.runtime import API_VERSION, AUTH_ERRORS, Paging
 from mcpfactory.spec import LoadedSpec, ResolvedField, ResolvedParam
 from mcpfactory.spec._loader import ResolvedUnion, constraint_options, number_schema
 from mcpfactory.spec._types import TypeExpr
@@ -207,16 +207,15 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
     out += "class State(StateBase):\n"
     out += _docstring("A session's state: one collection of records per attribute.", "    ") + "\n"
     for coll, coll_spec in env.collections.items():
-        out += f"    {coll}: Collection[{coll_spec.record}]\n"
+        key = spec.keys.get(coll)
+        if key is not None and key.kind != "str":
+            out += f"    {coll}: KeyedCollection[{key.type.plain_annotation()}, {coll_spec.record}]\n"
+        else:
+            out += f"    {coll}: Collection[{coll_spec.record}]\n"
     out += "\n\n"
-    out += "def now() -> datetime:\n"
-    out += _docstring("Return the environment's clock (constant, from the spec).", "    ")
-    out += "    return CLOCK\n\n\n"
+    out += _context_functions(spec)
     out += _seed_function(spec)
-    records = ", ".join(
-        f"{coll!r}: ({(c.key if c.key in {f.name for f in spec.types[c.record]} else None)!r}, {c.record})"
-        for coll, c in env.collections.items()
-    )
+    records = ", ".join(f"{coll!r}: ({_key_fields(spec, coll)!r}, {c.record})" for coll, c in env.collections.items())
     out += (
         "env = Environment(\n"
         "    name=ENV_NAME,\n"
@@ -229,6 +228,7 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
         "    clock=CLOCK,\n"
         f"    default_seed={env.seed!r},\n"
         f"    limits=CallLimits(cpu_s={env.limits.cpu_s!r}, memory_mb={env.limits.memory_mb!r}),\n"
+        f"{_environment_extras(spec)}"
         ")\n\n\n"
     )
     for name, helper in env.helpers.items():
@@ -247,7 +247,7 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
             what = f"Whether a value {name} returned is an error (its error_when)."
             out += _error_rule(f"_error_when_{name}", tool.error_when, what)
     for name, tool in env.tools.items():
-        tool_errors = spec.tool_errors.get(name, tool.errors)
+        tool_errors = _own_errors(spec, name, spec.tool_errors.get(name, tool.errors))
         options = f", errors={dict(tool_errors)!r}" if tool_errors else ""
         if (tool.render or env.render) != "json":
             options += f", render={tool.render or env.render!r}"
@@ -256,6 +256,10 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
         refs = {p.wire_name: p.type.name for p in spec.params[name] if p.type.kind == "ref"}
         if refs:
             options += f", refs={refs!r}"
+        if name in spec.pages:
+            options += f", page={_paging(spec.pages[name])}"
+        if spec.auth is not None and name in spec.auth.tool_scopes:
+            options += f", scopes={spec.auth.tool_scopes[name]!r}"
         out += f"@env.tool(effect={tool.effect!r}{options})\n"
         params = ["state: State"]
         if _uses_name(tool.body, "rng"):
@@ -307,6 +311,13 @@ def _server_source(spec: LoadedSpec, runtime_import: str) -> str:
         runtime_names.append("load_json_seed")
     if re.search(r"\bNumber\b", out):  # the spec's float
         runtime_names.append("Number")
+    runtime_names += [name for name in _CONTEXT_NAMES if re.search(rf"\b{name}\(", out)]
+    # Under private names: a spec may name its own types Auth or Paging (many APIs have an `Auth` schema).
+    runtime_names += [f"{name} as _{name}" for name in ("Auth", "Paging") if re.search(rf"\b_{name}\(", out)]
+    if "KeyedCollection[" in out:
+        runtime_names.append("KeyedCollection")
+    if ", JsonArray]" in out:
+        runtime_names.append("JsonArray")
     out = out.replace("{runtime_names}", ", ".join(sorted(runtime_names)), 1)
     pydantic_names = [*(["ConfigDict"] if spec.types else []), *(["Field"] if "Field(" in out else [])]
     pydantic_names += ["with_config"] if spec.types else []
@@ -334,12 +345,91 @@ def _error_rule(function: str, expression: str, description: str) -> str:
 
 
 def _api_version(spec: LoadedSpec) -> tuple[int, int]:
-    """The oldest runtime API that serves this server: 1.1 added `render` and `error_when` to tools."""
+    """The oldest runtime API that serves this server.
+
+    1.1 added `render` and `error_when` to tools; 1.2 integer and composite
+    keys, pages, auth and the session's clock.
+    """
     env = spec.spec
+    if _uses_1_2(spec):
+        return (API_VERSION[0], 2)
     uses_results = (
         env.render != "json" or _error_rules(spec) or any(t.render not in (None, "json") for t in env.tools.values())
     )
     return (API_VERSION[0], 1) if uses_results else (API_VERSION[0], 0)
+
+
+def _uses_1_2(spec: LoadedSpec) -> bool:
+    keyed = any(key.kind != "str" for key in spec.keys.values())
+    return keyed or bool(spec.pages) or spec.auth is not None or spec.spec.time == "session"
+
+
+# Runtime functions a server imports when its code calls them (auth, time and pages).
+_CONTEXT_NAMES = ("advance", "session_now", "session_principal", "session_scopes")
+
+
+def _key_fields(spec: LoadedSpec, collection: str) -> str | tuple[str, ...] | None:
+    """What `Environment(records=...)` checks a record's key against: its key field, fields, or None."""
+    key = spec.keys.get(collection)
+    if key is not None:
+        return key.fields
+    coll = spec.spec.collections[collection]
+    return coll.key if isinstance(coll.key, str) and coll.key in {f.name for f in spec.types[coll.record]} else None
+
+
+def _context_functions(spec: LoadedSpec) -> str:
+    """`now()`, and with auth `principal()` and `scopes()`: what bodies call to learn when and who."""
+    out = "def now() -> datetime:\n"
+    if spec.spec.time == "session":
+        out += _docstring(
+            "Return the session's clock: it starts at CLOCK and moves when a tool calls advance().", "    "
+        )
+        out += "    return session_now(CLOCK)\n\n\n"
+    else:
+        out += _docstring("Return the environment's clock (constant, from the spec).", "    ")
+        out += "    return CLOCK\n\n\n"
+    auth = spec.auth
+    if auth is not None:
+        kind = auth.principal.annotation()
+        out += f"def principal() -> {kind} | None:\n"
+        out += _docstring("Return who is calling: the session's principal, or None for an anonymous caller.", "    ")
+        out += f"    caller: {kind} | None = session_principal()\n"
+        out += "    return caller\n\n\n"
+        out += "def scopes() -> frozenset[str]:\n"
+        out += _docstring("Return the scopes the caller holds.", "    ")
+        out += "    return session_scopes()\n\n\n"
+    return out
+
+
+def _environment_extras(spec: LoadedSpec) -> str:
+    """The `Environment(...)` arguments of keys, auth and the session's clock, where the spec uses them."""
+    out = ""
+    keys = {coll: key.kind for coll, key in spec.keys.items() if key.kind != "str"}
+    if keys:
+        out += f"    keys={keys!r},\n"
+    auth = spec.auth
+    if auth is not None:
+        default = "None" if auth.default is None else repr(auth.default)
+        out += (
+            f"    auth=_Auth(principal={auth.principal.annotation()}, scopes={auth.scopes!r}, "
+            f"default={default}, default_scopes={auth.default_scopes!r}),\n"
+        )
+    if spec.spec.time == "session":
+        out += "    session_clock=True,\n"
+    return out
+
+
+def _own_errors(spec: LoadedSpec, tool: str, errors: dict[str, str]) -> dict[str, str]:
+    """A tool's errors less those the runtime adds itself (auth's to every tool with auth, a cursor page's)."""
+    added = set(AUTH_ERRORS) if spec.auth is not None else set()
+    if tool in spec.pages:
+        added |= set(spec.pages[tool].errors)
+    return {code: template for code, template in errors.items() if code not in added}
+
+
+def _paging(page: Paging) -> str:
+    names = f", names={dict(page.names)!r}" if page.names else ""
+    return f"_Paging({page.style!r}, size={page.size!r}, max_size={page.max_size!r}{names})"
 
 
 def _seed_function(spec: LoadedSpec) -> str:
@@ -348,7 +438,7 @@ def _seed_function(spec: LoadedSpec) -> str:
     out += _docstring("Return the seed state, `{collection: {key: record}}`.", "    ")
     inline = {c: spec.seed[c] for c in env.collections if c not in spec.seed_files}
     if spec.seed_files:
-        keys = {c: env.collections[c].key for c in env.collections if c in spec.seed_files}
+        keys = {c: _key_fields(spec, c) or env.collections[c].key for c in env.collections if c in spec.seed_files}
         out += f"    state = load_json_seed(Path(__file__).parent, SEED_FILES, {keys!r})\n"
         if inline:
             out += f"    state.update({inline!r})\n"

@@ -74,13 +74,16 @@ def _spec_data(
         if isinstance(doc.data.get("info"), dict)
         else "0.1.0",
         "policy": (
-            f"You work with the {doc.title} API. Records are identified by string keys: look them up with the "
+            f"You work with the {doc.title} API. Records are identified by their keys: look them up with the "
             "list and get tools rather than guessing, and change only what the user asks for."
         ),
     }
+    auth = writer.auth(tools)  # before the types: a principal of its own is one of them
     if writer.writer.types:
         data["types"] = writer.writer.types
     data["collections"] = collections
+    if auth is not None:
+        data["auth"] = auth
     data["tools"] = {tool.name: tool.spec for tool in tools}
     invariants = writer.invariants()
     if invariants:

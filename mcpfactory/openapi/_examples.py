@@ -34,7 +34,7 @@ async def record_examples(
     """
     module = import_server(folder)
     faulty: dict[str, str] = {}
-    validators: dict[str, Any] = {}
+    validators: dict[Any, Any] = {}
     async with open_session(module) as session:
         for tool in tools:
             examples: list[dict[str, Any]] = []
@@ -58,15 +58,16 @@ async def record_examples(
     return faulty
 
 
-def _keep(example: dict[str, Any], loaded: LoadedSpec, tool: str, validators: dict[str, Any]) -> bool:
+def _keep(example: dict[str, Any], loaded: LoadedSpec, tool: str, validators: dict[Any, Any]) -> bool:
     if "returns" not in example:
         return True
     if len(json.dumps(example["returns"])) > _MAX_RESULT:
         return False
-    returns = loaded.returns[tool]
-    key = returns.annotation()
-    if key not in validators:  # tools of one collection share a return type: build its validator once
-        validators[key] = loaded.validator(returns)
+    # Tools of one collection share a return type: build its validator once (a paged tool returns a page of it).
+    page = loaded.pages.get(tool)
+    key = (loaded.returns[tool].annotation(), None if page is None else page.style)
+    if key not in validators:
+        validators[key] = loaded.result_validator(tool)
     try:
         validators[key].validate_python(example["returns"], strict=True)
     except pydantic.ValidationError:

@@ -5,12 +5,23 @@ names ignored (`/pets`, `/pets/{petId}` and `/pets/{id}/cancel` all belong to
 `/pets`). A group is a *resource* when it has an item path or a list: its
 record is the object its operations return (a response envelope such as
 `{data: [...], total}` is looked through), and its key is the field the item
-path names (`{sid}` -> `sid`), else an id by name (`id`, `petId`, `pet_id`,
-`uuid`, `slug`, ...), else a key field added under the item parameter's name.
-Groups that return the same schema share one collection, whatever their
-paths (`/pet/findByStatus` lists the `pet` collection). A collection nested
-under another's item path (`/owners/{ownerId}/pets`) links to it through the
-record field the path parameter names, added when the schema has none.
+path names (`{sid}` -> `sid`, `{issue_number}` -> `number`), else an id by name
+(`id`, `petId`, `pet_id`, `uuid`, `slug`, ...), else a key field added under
+the item parameter's name. A key field the document types as an integer keeps
+integer keys. Groups that return the same schema share one collection,
+whatever their paths (`/pet/findByStatus` lists the `pet` collection). A
+collection nested under another's item path (`/owners/{ownerId}/pets`) links to
+it through the record field the path parameter names, added when the schema
+has none; one whose item path has other parameters before its own with no
+resource behind them (`/repos/{owner}/{repo}/issues/{issue_number}`) is keyed
+by all of them together, a composite key `(owner, repo, number)`, with fields
+added for those the record lacks.
+
+The caller's own paths (`/me`, `/me/...`, and `/user` where the document has
+no `/user/{id}`) act for the session's principal: `GET /me` reads the record
+the principal names and `PUT`/`PATCH /me` changes it. Those paths, and every
+operation that documents a 401 or 403 response, need a signed-in caller, with
+the OAuth scopes the operation's security requirement lists.
 
 Everything else becomes a tool too, of a kind said in the report: an action
 on a record (`POST /visits/{id}/cancel`: the record must exist, body fields
@@ -33,12 +44,26 @@ from mcpfactory.openapi._shape import Field, Shape
 
 __all__ = ["Plan", "PlanKind", "Resource", "plan_document"]
 
-PlanKind = Literal["list", "get", "create", "update", "delete", "action", "read_one", "write_one", "call", "stub"]
+PlanKind = Literal[
+    "list",
+    "get",
+    "create",
+    "update",
+    "delete",
+    "action",
+    "read_one",
+    "write_one",
+    "read_me",
+    "write_me",
+    "call",
+    "stub",
+]
 
 _ID_NAMES = ("uuid", "uid", "gid", "sid", "slug", "key", "code", "handle", "username", "login", "name")
 _GENERIC = {"list", "all", "search", "find", "query", "filter", "v1", "v2", "v3", "v4", "api", "rest", "public"}
 RESERVED_COLLECTIONS = {"requests", "collections", "counters"}
 _ENVELOPE_ONE = ("data", "result", "item", "resource", "record", "object", "entity", "payload", "value", "body")
+_ME = {"me", "self", "myself", "current_user", "currentuser"}
 
 
 @dataclass
@@ -49,7 +74,9 @@ class Resource:
     record: Shape
     key: str
     key_added: bool = False
-    key_was: str | None = None  # the key field's type in the document, when it was not a string
+    key_was: str | None = None  # the key field's type in the document, when it was not a string or an integer
+    key_kind: Literal["str", "int"] = "str"  # the key field's own keys (the last part of a composite key)
+    scope: list[tuple[str, str]] = field(default_factory=list)  # (path parameter, record field) before the key
     links: dict[str, Resource] = field(default_factory=dict)  # record field -> parent resource (nesting)
     refs: dict[str, Resource] = field(default_factory=dict)  # record field -> referenced resource (by name)
     singleton: bool = False
@@ -58,6 +85,11 @@ class Resource:
     @property
     def singular(self) -> str:
         return singular(self.name)
+
+    @property
+    def key_fields(self) -> str | list[str]:
+        """The spec's `key:`: the key field, or the scope's fields and the key field of a composite key."""
+        return [*(f for _, f in self.scope), self.key] if self.scope else self.key
 
 
 @dataclass
@@ -72,6 +104,7 @@ class Plan:
     parent_field: str | None = None
     payload: Shape | None = None  # the response, envelope looked through
     reason: str | None = None
+    scopes: list[str] | None = None  # what a caller needs: None for anyone, [] for any signed-in caller
 
 
 def singular(name: str) -> str:
@@ -134,6 +167,12 @@ def _id_field_by_name(record: Shape, item_params: Iterable[str], singular_name: 
         for name in usable:
             if _name_variants(name) & _name_variants(param):
                 return name
+        # `issue_number` on /issues/{issue_number} names the issue's `number`
+        stem = snake(singular_name) + "_" if singular_name else ""
+        rest = snake(param)[len(stem) :] if stem and snake(param).startswith(stem) else ""
+        for name in sorted(usable):
+            if rest and snake(name) == rest:
+                return name
     candidates = ["id", "Id", "ID", "_id"]
     if singular_name:
         stem = singular_name
@@ -194,11 +233,16 @@ def plan_document(doc: Document) -> tuple[list[Resource], list[Plan]]:
         resources[group.key] = resource
         by_record[id(record)] = resource
     _link_parents(groups, resources)
+    _find_scopes(groups, resources)
     _find_refs(resources)
     singletons: dict[int, Resource] = {}
-    plans = [_plan(doc, op, groups, positions, resources, singletons, names) for op in doc.operations]
+    item_users = any(
+        len(op.segments) >= 2 and snake(op.segments[0]) == "user" and _is_param(op.segments[1]) for op in doc.operations
+    )
+    me = _me_resource(doc, resources, by_record, names, item_users)
+    plans = [_plan(doc, op, groups, positions, resources, singletons, names, me, item_users) for op in doc.operations]
     unique: list[Resource] = []
-    for resource in [*resources.values(), *singletons.values()]:
+    for resource in [*resources.values(), *singletons.values(), *([me] if me is not None else [])]:
         if all(resource is not r for r in unique):
             unique.append(resource)
     return unique, plans
@@ -256,7 +300,10 @@ def _new_resource(group: _Group, record: Shape, taken: set[str]) -> Resource | N
         record.fields = {key: Field(Shape("str"), True, "The record's key."), **record.fields}
         return resource
     found = record.fields[key]
-    if found.shape.kind != "str" or found.shape.nullable or found.shape.constraints:
+    if found.shape.kind == "int" and not found.shape.nullable:
+        resource.key_kind = "int"  # integer keys stay integers; the server hands them out from 1
+        record.fields[key] = Field(Shape("int"), True, found.description)
+    elif found.shape.kind != "str" or found.shape.nullable or found.shape.constraints:
         resource.key_was = found.shape.kind if found.shape.kind != "literal" else "enum"
         record.fields[key] = Field(Shape("str"), True, found.description)
     elif not found.required:
@@ -291,29 +338,101 @@ def _link_field(resource: Resource, parent: Resource, param: str) -> str:
         variants = _name_variants(name)
         named = variants & _name_variants(param) or variants & {f"{stem}id", f"{stem}_id", snake(f"{stem}Id")}
         if named and fields[name].shape.kind in ("str", "int"):
-            fields[name] = Field(Shape("str", fields[name].shape.nullable), fields[name].required)
+            fields[name] = Field(Shape(parent.key_kind, fields[name].shape.nullable), fields[name].required)
             return name
     name = param if param.isidentifier() and not keyword.iskeyword(param) else snake(param)
     while name in fields:
         name += "_ref"
-    fields[name] = Field(Shape("str", True), False, f"The {parent.singular.replace('_', ' ')} it belongs to.")
+    description = f"The {parent.singular.replace('_', ' ')} it belongs to."
+    fields[name] = Field(Shape(parent.key_kind, True), False, description)
     return name
+
+
+def _find_scopes(groups: dict[str, _Group], resources: dict[str, Resource]) -> None:
+    """Key a resource by its item path's parameters together where the outer ones name no parent resource."""
+    done: set[int] = {id(parent) for r in resources.values() for parent in r.links.values()}  # parents keep one key
+    for key, resource in resources.items():
+        if id(resource) in done or resource.links or resource.singleton or key != resource.group:
+            continue
+        done.add(id(resource))
+        item = next((op for op in groups[key].item_ops), None)
+        if item is None:
+            continue
+        outer = [s[1:-1] for s in item.segments[:-1] if _is_param(s)]
+        if not outer or len(outer) > 4:
+            continue
+        shapes = {p.name: p.shape for p in item.params if p.location == "path"}
+        fields = resource.record.fields
+        scope: list[tuple[str, str]] = []
+        for param in outer:
+            shape = shapes.get(param)
+            kind: Literal["str", "int"] = "int" if shape is not None and shape.kind == "int" else "str"
+            name = param if param.isidentifier() and not keyword.iskeyword(param) else snake(param)
+            existing = fields.get(name)
+            if existing is not None and (
+                existing.shape.kind != kind or existing.shape.nullable or name == resource.key
+            ):
+                while name in fields:
+                    name += "_key"
+                existing = None
+            described = existing.description if existing is not None else f"Part of the key: the {param} it is under."
+            fields[name] = Field(Shape(kind), True, described)
+            scope.append((param, name))
+        if len({f for _, f in scope}) == len(scope):
+            resource.scope = scope
+
+
+def _is_me(segments: list[str], item_users: bool) -> bool:
+    """Whether a path acts for the caller: `/me...`, or `/user...` when `/user/{id}` is not a path of the document."""
+    if not segments or _is_param(segments[0]):
+        return False
+    first = snake(segments[0])
+    return first in _ME or (first == "user" and not item_users and (len(segments) == 1 or not _is_param(segments[1])))
+
+
+def _me_resource(
+    doc: Document, resources: dict[str, Resource], by_record: dict[int, Resource], names: set[str], item_users: bool
+) -> Resource | None:
+    """The collection whose record `GET /me` returns (made for it when no resource holds that record)."""
+    for op in doc.operations:
+        if op.method != "get" or len(op.segments) != 1 or not _is_me(op.segments, item_users):
+            continue
+        kind, payload = unwrap(op.response)
+        if kind != "one" or payload is None or payload.kind != "object" or not payload.fields:
+            continue
+        known = by_record.get(id(payload))
+        if known is not None and not known.scope:
+            return known
+        if known is not None:
+            continue
+        group = _Group("/users" if snake(op.segments[0]) == "user" else "/accounts", "")
+        resource = _new_resource(group, payload, names)
+        if resource is None:
+            continue
+        resource.group = f"/{op.segments[0]}"
+        names.add(resource.name)
+        by_record[id(payload)] = resource
+        return resource
+    return None
 
 
 def _find_refs(resources: dict[str, Resource]) -> None:
     unique = {id(r): r for r in resources.values()}.values()
     for resource in unique:
+        scope_fields = {f for _, f in resource.scope}
         for name, spec in resource.record.fields.items():
-            if name == resource.key or name in resource.links or spec.shape.kind not in ("str", "int"):
+            if name == resource.key or name in resource.links or name in scope_fields:
+                continue
+            if spec.shape.kind not in ("str", "int"):
                 continue
             for other in unique:
-                if other is resource or other.singleton:
+                if other is resource or other.singleton or other.scope:
                     continue
                 stem = other.singular
                 if snake(name) in (f"{snake(stem)}_id", f"{snake(other.name)}_id"):
                     resource.refs[name] = other
-                    # keys are strings, so a reference to one is too
-                    resource.record.fields[name] = Field(Shape("str", spec.shape.nullable), spec.required)
+                    # a reference holds a key: a string or an integer, as the target's keys are
+                    resource.record.fields[name] = Field(Shape(other.key_kind, spec.shape.nullable), spec.required)
                     break
 
 
@@ -325,10 +444,51 @@ def _plan(
     resources: dict[str, Resource],
     singletons: dict[int, Resource],
     names: set[str],
+    me: Resource | None,
+    item_users: bool,
 ) -> Plan:
     if op.method in ("head", "options", "trace"):
         return Plan(op, None, reason=f"{op.method.upper()} carries no behaviour of its own (not a tool)")
+    plan = _plan_kind(doc, op, groups, positions, resources, singletons, names, me, item_users)
+    plan.scopes = _caller_needs(doc, op, item_users)
+    return plan
+
+
+def _caller_needs(doc: Document, op: Operation, item_users: bool) -> list[str] | None:
+    """What a caller needs: None for anyone; the OAuth scopes of its security requirement where it documents
+    a 401 or 403 response or acts for the caller (`/me`); [] there when it names no scopes."""
+    responses = op.op.get("responses")
+    codes = {str(code) for code in responses} if isinstance(responses, dict) else set()
+    if not ({"401", "403"} & codes or _is_me(op.segments, item_users)):
+        return None
+    security = op.op.get("security", doc.data.get("security"))
+    if not isinstance(security, list):
+        return []
+    for requirement in security:
+        if isinstance(requirement, dict) and requirement:
+            scopes = [s for names in requirement.values() if isinstance(names, list) for s in names]
+            return sorted({s for s in scopes if isinstance(s, str) and s.strip() and " " not in s})
+    return []
+
+
+def _plan_kind(
+    doc: Document,
+    op: Operation,
+    groups: dict[str, _Group],
+    positions: dict[int, tuple[str, str]],
+    resources: dict[str, Resource],
+    singletons: dict[int, Resource],
+    names: set[str],
+    me: Resource | None,
+    item_users: bool,
+) -> Plan:
     segments = op.segments
+    if me is not None and len(segments) == 1 and _is_me(segments, item_users):
+        kind, payload = unwrap(op.response)
+        if op.method == "get":
+            return Plan(op, "read_me", me, payload=payload)
+        if op.method in ("put", "patch"):
+            return Plan(op, "write_me", me, payload=payload)
     kind, payload = unwrap(op.response)
     position = positions.get(id(op))
     if position is not None and position[0] in resources:

@@ -2,7 +2,14 @@
 
 Choices, each reported where it applies:
 
-- keys are strings; a key the document types otherwise becomes a string key;
+- keys are strings or integers (as the document types the key field; a key
+  of any other type becomes a string key), and a record addressed by several
+  path parameters has a composite key of all of them;
+- list operations with paging parameters (`limit` with `offset`/`skip`,
+  `page`, or a `cursor`/`page_token`) return typed pages;
+- operations that document a 401 or 403 response, or act for the caller
+  (`/me`), need a signed-in caller (and the OAuth scopes they list); `GET /me`
+  reads the record the caller's principal names;
 - a field named after another resource's id (`ownerId`, `pet_id`) becomes
   `ref[<collection>]`, with an invariant that it points at a record that
   exists, a check in every tool that sets it and a refusal to delete a record
@@ -29,14 +36,18 @@ from mcpfactory.openapi._document import Document, Operation, snake
 from mcpfactory.openapi._mapping import Plan, Resource
 from mcpfactory.openapi._sample import Sampler
 from mcpfactory.openapi._schema import camel
-from mcpfactory.openapi._shape import Field, Shape, brief, fits
+from mcpfactory.openapi._shape import Field, Kind, Shape, brief, fits
 from mcpfactory.openapi._types import RESERVED_TYPE_NAMES, TypeWriter, constraints
 
 __all__ = ["SEEDS_PER_COLLECTION", "BuiltTool", "SpecWriter"]
 
 SEEDS_PER_COLLECTION = 4
-_RESERVED = {"state", "rng", "now", "ToolError"}
+_RESERVED = {"state", "rng", "now", "ToolError", "principal", "scopes", "advance"}
 _LOCALS = {"found", "matches", "counter", "new_key", "created", "updated", "removed", "parent", "answer"}
+_LOCALS |= {"record_key", "caller"}
+_OFFSETS = ("offset", "skip", "start")
+_PAGES = ("page", "page_number", "pagenumber", "page_index", "pageindex")
+_CURSORS = ("cursor", "page_token", "pagetoken", "next_token", "nexttoken", "continuation_token", "after")
 _WIRE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 _LIMITS = ("limit", "max_results", "maxresults", "page_size", "pagesize", "per_page", "perpage", "size", "count", "top")
 _BUILTINS = {"len", "range", "sorted", "min", "max", "sum", "any", "all", "list", "dict", "set", "str", "int"}
@@ -59,6 +70,7 @@ class BuiltTool:
     in_use: dict[str, Any] | None = None  # arguments of a delete refused because the record is referenced
     optional_extra: dict[str, Any] = field(default_factory=dict)
     stub: bool = False
+    page: dict[str, Any] | None = None  # the spec's `page:` of a list that pages its results
 
 
 @dataclass
@@ -69,6 +81,7 @@ class _Param:
     shape: Shape
     required: bool
     stored: str | None = None  # the record field it sets
+    location: str = "body"  # path, query or body
 
 
 def _q(value: Any) -> str:
@@ -110,6 +123,7 @@ class SpecWriter:
         self.tool_names: set[str] = set()
         self.counters: set[str] = set()
         self.uses_requests = False
+        self._caller = Shape("object", fields={"id": Field(Shape("str"), True, "Who calls.")}, name="Caller")
 
     def _record_name(self, resource: Resource) -> str:
         """A record type name of its own: the schema's name unless a reserved or taken one."""
@@ -124,8 +138,18 @@ class SpecWriter:
 
     # ------------------------------------------------------------------ collections and seeds
 
-    def key_of(self, resource: Resource, index: int) -> str:
-        return "current" if resource.singleton else f"{self.prefix[resource.name]}{index}"
+    def key_of(self, resource: Resource, index: int) -> str | int:
+        """The key (its last part, for a composite key) of the `index`-th seed record of `resource`."""
+        if resource.singleton:
+            return "current"
+        return index if resource.key_kind == "int" else f"{self.prefix[resource.name]}{index}"
+
+    def scope_of(self, resource: Resource) -> dict[str, Any]:
+        """The values of a composite key's scope fields, the same for every seed record: one parent holds them all."""
+        return {
+            field_name: self.sampler.value(resource.record.fields[field_name].shape, field_name, 1)
+            for _, field_name in resource.scope
+        }
 
     def collections(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -144,7 +168,7 @@ class SpecWriter:
                     entry["optional"] = True
                 fields[link] = entry if len(entry) > 1 else entry["type"]
             collection: dict[str, Any] = {"record": self.writer.records[id(resource.record)]}
-            collection["key"] = key or _free_name("key", resource.record.fields)
+            collection["key"] = resource.key_fields if key else _free_name("key", resource.record.fields)
             if resource.record.description:
                 collection["description"] = brief(resource.record.description, 100)
             collection["fields"] = fields
@@ -174,9 +198,12 @@ class SpecWriter:
     def _one(self, resource: Resource, index: int) -> dict[str, Any]:
         record: dict[str, Any] = {}
         links = {**resource.refs, **resource.links}
+        scope = self.scope_of(resource)
         for prop, spec in resource.record.fields.items():
             if prop == resource.key:
                 record[prop] = self.key_of(resource, index)
+            elif prop in scope:
+                record[prop] = scope[prop]
             elif prop in links:
                 target = links[prop]
                 if target.singleton:
@@ -186,6 +213,21 @@ class SpecWriter:
             elif spec.required or index % 2 == 1:
                 record[prop] = self.sampler.value(spec.shape, prop, index)
         return record
+
+    def auth(self, tools: list[BuiltTool]) -> dict[str, Any] | None:
+        """The spec's `auth:` when a tool needs a signed-in caller: the caller is the first seed record of the
+        collection `/me` reads (or a bare `Caller` with an id), holding every scope the tools need."""
+        needing = [t for t in tools if t.plan.scopes is not None]
+        if not needing:
+            return None
+        scopes = sorted({s for t in needing for s in t.plan.scopes or []})
+        me = next((t.plan.resource for t in tools if t.plan.kind in ("read_me", "write_me")), None)
+        if me is not None and self.seeds.get(me.name):
+            principal, default = self.writer.records[id(me.record)], dict(self.seeds[me.name][0])
+        else:
+            principal = self.writer.name(self._caller)
+            default = {"id": "caller-1"}
+        return {"principal": principal, "default": default, "scopes": scopes}
 
     def _seed(self, resource: Resource) -> list[dict[str, Any]]:
         records = [self._one(resource, index) for index in range(1, SEEDS_PER_COLLECTION + 1)]
@@ -254,9 +296,9 @@ class SpecWriter:
                 if param.required:
                     self.notes.append((op.pointer, f"{param.location} parameter {param.name!r} left out"))
                 continue
-            out.append(
-                self._one_param(param.name, param.shape, param.required, param.description, taken, resource, plan)
-            )
+            made = self._one_param(param.name, param.shape, param.required, param.description, taken, resource, plan)
+            made.location = param.location
+            out.append(made)
         body = op.body
         if body is not None:
             if body.kind == "object" and body.fields:
@@ -299,8 +341,9 @@ class SpecWriter:
         if wire_ok != wire:
             self.notes.append((plan.operation.pointer, f"argument {wire!r} is named {wire_ok!r} here"))
         stored = None
+        scope_fields = {f for _, f in resource.scope} if resource is not None else set()
         if resource is not None and body and wire in resource.record.fields and wire != resource.key:
-            stored = wire
+            stored = wire if wire not in scope_fields else None  # a key's parts never change
             shape = resource.record.fields[wire].shape  # what the record holds decides what the tool takes
         if shape.binary:
             description = (description + " " if description else "") + "(binary content, as text)"
@@ -326,7 +369,9 @@ class SpecWriter:
         op = plan.operation
         resource = plan.resource
         kind = plan.kind
-        params = self._params(plan, resource if kind in ("create", "update", "action", "write_one") else None)
+        params = self._params(
+            plan, resource if kind in ("create", "update", "action", "write_one", "write_me") else None
+        )
         handler = {
             "list": self._list,
             "get": self._get,
@@ -336,6 +381,8 @@ class SpecWriter:
             "action": self._action,
             "read_one": self._read_one,
             "write_one": self._write_one,
+            "read_me": self._read_me,
+            "write_me": self._write_me,
             "call": self._call,
             "stub": self._stub,
         }[kind or "stub"]
@@ -361,6 +408,10 @@ class SpecWriter:
         if params:
             spec["params"] = {p.variable: (p.spec if len(p.spec) > 1 else p.spec["type"]) for p in params}
         spec["returns"] = returns
+        if tool.page is not None:
+            spec["page"] = tool.page
+        if tool.plan.scopes is not None:
+            spec["scopes"] = list(tool.plan.scopes)
         if errors:
             spec["errors"] = errors
         spec["body"] = "\n".join(lines) + "\n"
@@ -393,31 +444,64 @@ class SpecWriter:
         *,
         last: bool = False,
     ) -> str:
-        """Make the parameter `wire` a key of `resource` (checked to exist); return its variable."""
-        param = next((p for p in params if p.wire == wire or (wire and p.wire == snake(wire))), None)
-        if param is None:
-            taken = {p.variable for p in params} | {p.wire for p in params}
-            variable, wire_ok = self._variable(wire or resource.key, taken)
-            param = _Param(variable, wire_ok, {}, Shape("str"), True)
-            params.insert(0, param)
-        param.spec = {
-            "type": f"ref[{resource.name}]",
-            **({"alias": param.spec["alias"]} if "alias" in param.spec else {}),
-        }
+        """Make the parameter `wire` a key of `resource` (checked to exist); return the key's expression.
+
+        A single key is the parameter itself (`ref[<collection>]`); a composite
+        key is the scope's path parameters and this one, `record_key`.
+        """
+        param = self._path_param(params, wire or resource.key, resource.key_kind)
+        keep = {"alias": param.spec["alias"]} if "alias" in param.spec else {}
+        param.spec = {"type": f"ref[{resource.name}]" if not resource.scope else resource.key_kind, **keep}
         if param.spec.get("alias") is None and param.variable != param.wire:
             param.spec["alias"] = param.wire
         param.required = True
-        param.shape = Shape("str")
+        param.shape = Shape(resource.key_kind)
         code, message = self._not_found(resource)
         errors[code] = message
-        lines += [
-            f"if {param.variable} not in state.{resource.name}:",
-            f"    raise ToolError({_q(code)}, id={param.variable})",
-        ]
         keys = [self.key_of(resource, i) for i in range(1, SEEDS_PER_COLLECTION + 1)]
         tool.good[param.wire] = keys[-1] if last else keys[0]
         if tool.missing is None:
-            tool.missing = {param.wire: "missing-0"}
+            tool.missing = {param.wire: 0 if resource.key_kind == "int" else "missing-0"}
+        if not resource.scope:
+            lines += [
+                f"if {param.variable} not in state.{resource.name}:",
+                f"    raise ToolError({_q(code)}, id={param.variable})",
+            ]
+            return param.variable
+        parts = [
+            self._scope_param(tool, params, resource, wire_name, field_name) for wire_name, field_name in resource.scope
+        ]
+        lines += [
+            f"record_key = ({', '.join(parts)}, {param.variable})",
+            f"if record_key not in state.{resource.name}:",
+            f"    raise ToolError({_q(code)}, id=str(record_key))",
+        ]
+        return "record_key"
+
+    def _path_param(self, params: list[_Param], wire: str, kind: Kind) -> _Param:
+        """The parameter named `wire` (added as a required one of type `kind` when the operation lacks it)."""
+        param = next((p for p in params if p.wire == wire or p.wire == snake(wire)), None)
+        if param is None:
+            taken = {p.variable for p in params} | {p.wire for p in params}
+            variable, wire_ok = self._variable(wire, taken)
+            param = _Param(variable, wire_ok, {}, Shape(kind), True, location="path")
+            params.insert(0, param)
+        return param
+
+    def _scope_param(
+        self, tool: BuiltTool, params: list[_Param], resource: Resource, wire: str, field_name: str
+    ) -> str:
+        """A path parameter that is part of a composite key (as the record's `field_name` holds it); its variable."""
+        kind = resource.record.fields[field_name].shape.kind
+        param = self._path_param(params, wire, kind)
+        keep: dict[str, Any] = {k: param.spec[k] for k in ("alias", "description") if k in param.spec}
+        param.spec = {"type": kind, **keep}
+        if param.spec.get("alias") is None and param.variable != param.wire:
+            param.spec["alias"] = param.wire
+        param.required = True
+        param.shape = Shape(kind)
+        param.stored = None
+        tool.good[param.wire] = self.scope_of(resource)[field_name]
         return param.variable
 
     def _parent(
@@ -462,10 +546,18 @@ class SpecWriter:
         conditions: list[str] = []
         if parent is not None:
             conditions.append(f'found.get("{parent[1]}") != {parent[0]}')
-        limit = offset = None
         fields = resource.record.fields
+        scope = dict(resource.scope)
+        paging = self._paging(params)
+        limit = offset = None  # an unpaged list's own limit or offset, applied as given
         for p in params:
             if parent is not None and p.variable == parent[0]:
+                continue
+            if paging is not None and p.wire in paging[1]:
+                continue
+            if p.location == "path" and p.wire in scope:  # part of the key: the list is the records under it
+                self._scope_param(tool, params, resource, p.wire, scope[p.wire])
+                conditions.append(f'found["{scope[p.wire]}"] != {p.variable}')
                 continue
             field_spec = fields.get(p.wire)
             if field_spec is not None and _comparable(field_spec.shape) and p.wire not in resource.links:
@@ -478,7 +570,7 @@ class SpecWriter:
                 conditions.append(f'{p.variable} is not None and found.get("{p.wire}") != {p.variable}')
             elif p.wire.lower() in _LIMITS and p.shape.kind == "int" and limit is None:
                 limit = p.variable
-            elif p.wire.lower() in ("offset", "skip", "start") and p.shape.kind == "int" and offset is None:
+            elif p.wire.lower() in _OFFSETS and p.shape.kind == "int" and offset is None:
                 offset = p.variable
             elif p.required:
                 continue  # a path parameter of an outer level; accepted as it is
@@ -491,8 +583,46 @@ class SpecWriter:
         if limit:
             lines += [f"if {limit} is not None:", f"    matches = matches[: max({limit}, 0)]"]
         lines.append("return matches")
+        if paging is not None:
+            params[:] = [p for p in params if p.wire not in paging[1]]
+            tool.page = paging[0]
         record = self.writer.records[id(resource.record)]
         self._finish(tool, params, f"List {resource.name.replace('_', ' ')}.", "read", f"list[{record}]", errors, lines)
+
+    def _paging(self, params: list[_Param]) -> tuple[dict[str, Any], set[str]] | None:
+        """The `page:` of a list whose parameters page it (a limit with an offset, a page number or a cursor),
+        and the parameters it replaces."""
+
+        def named(names: tuple[str, ...], kind: str) -> _Param | None:
+            return next(
+                (p for p in params if p.location == "query" and snake(p.wire) in names and p.shape.kind == kind),
+                None,
+            )
+
+        limit = named(tuple(snake(n) for n in _LIMITS), "int")
+        if limit is None:
+            return None
+        for style, start in (
+            ("offset", named(_OFFSETS, "int")),
+            ("page", named(_PAGES, "int")),
+            ("cursor", named(_CURSORS, "str")),
+        ):
+            if start is None or start.wire == limit.wire:
+                continue
+            high = limit.shape.constraints.get("maximum")
+            max_size = int(high) if isinstance(high, int) and 1 <= high <= 10_000 else 100
+            default = limit.shape.default
+            size = (
+                default
+                if isinstance(default, int) and not isinstance(default, bool) and 1 <= default <= max_size
+                else min(20, max_size)
+            )
+            page: dict[str, Any] = {"style": style, "size": size, "max_size": max_size}
+            names = {role: p.wire for role, p in ((style, start), ("limit", limit)) if p.wire != role}
+            if names:
+                page["params"] = names
+            return page, {start.wire, limit.wire}
+        return None
 
     def _get(self, tool: BuiltTool, params: list[_Param]) -> None:
         resource = tool.plan.resource
@@ -505,14 +635,11 @@ class SpecWriter:
         record = self.writer.records[id(resource.record)]
         self._finish(tool, params, f"Get {_a(resource.singular)}.", "read", record, errors, lines)
 
-    def _counter(self, collection: str) -> list[str]:
+    def _counter(self, collection: str, kind: str = "str") -> list[str]:
         self.counters.add(collection)
         prefix = self.prefix.get(collection, "req-")
-        return [
-            f'counter = state.counters.edit("{collection}")',
-            'counter["last"] += 1',
-            f"new_key = f\"{prefix}{{counter['last']}}\"",
-        ]
+        made = 'counter["last"]' if kind == "int" else f"f\"{prefix}{{counter['last']}}\""
+        return [f'counter = state.counters.edit("{collection}")', 'counter["last"] += 1', f"new_key = {made}"]
 
     def _create(self, tool: BuiltTool, params: list[_Param]) -> None:
         resource = tool.plan.resource
@@ -532,19 +659,28 @@ class SpecWriter:
                     entry["alias"] = wire
                 params.append(_Param(variable, wire, entry, Shape("str"), True, prop))
         self._ref_checks(resource, params, errors, lines, tool)
-        lines += self._counter(resource.name)
-        lines += [
-            f"while new_key in state.{resource.name}:",
-            '    counter["last"] += 1',
-            f"    new_key = f\"{self.prefix[resource.name]}{{counter['last']}}\"",
-        ]
+        scope: dict[str, str] = {}  # scope field -> the expression of its value
+        for wire_name, field_name in resource.scope:
+            found = next((p for p in params if p.wire == wire_name and p.location == "path"), None)
+            if found is not None:
+                scope[field_name] = self._scope_param(tool, params, resource, wire_name, field_name)
+            else:
+                scope[field_name] = _q(self.scope_of(resource)[field_name])
+        stored_key = f"({', '.join(scope.values())}, new_key)" if scope else "new_key"
+        lines += self._counter(resource.name, resource.key_kind)
+        made = (
+            'counter["last"]' if resource.key_kind == "int" else f"f\"{self.prefix[resource.name]}{{counter['last']}}\""
+        )
+        lines += [f"while {stored_key} in state.{resource.name}:", '    counter["last"] += 1', f"    new_key = {made}"]
         items = [f'"{resource.key}": new_key']
         optional: list[_Param] = []
         given = {p.stored: p for p in params if p.stored}
         for prop, spec in resource.record.fields.items():
             if prop == resource.key:
                 continue
-            if parent is not None and prop == parent[1]:
+            if prop in scope:
+                items.append(f'"{prop}": {scope[prop]}')
+            elif parent is not None and prop == parent[1]:
                 items.append(f'"{prop}": {parent[0]}')
             elif prop in given:
                 p = given[prop]
@@ -560,7 +696,7 @@ class SpecWriter:
         lines.append("created = {" + ", ".join(items) + "}")
         for p in optional:
             lines += [f"if {p.variable} is not None:", f'    created["{p.stored}"] = {p.variable}']
-        lines += [f"state.{resource.name}[new_key] = created", "return created"]
+        lines += [f"state.{resource.name}[{stored_key}] = created", "return created"]
         record = self.writer.records[id(resource.record)]
         self._finish(tool, params, f"Create {_a(resource.singular)}.", "write", record, errors, lines)
 
@@ -686,6 +822,49 @@ class SpecWriter:
         lines.append("return updated")
         record = self.writer.records[id(resource.record)]
         self._finish(tool, params, f"Change the {resource.name.replace('_', ' ')}.", "write", record, {}, lines)
+
+    def _caller_key(self, resource: Resource, errors: dict[str, str], lines: list[str]) -> None:
+        """Lines that set `record_key` to the key of the caller's own record, refusing a caller without one."""
+        code, message = self._not_found(resource)
+        errors[code] = message
+        lines += [
+            "caller = principal()",
+            "if caller is None:",
+            '    raise ToolError("unauthenticated")',
+            f'record_key = caller["{resource.key}"]',
+            f"if record_key not in state.{resource.name}:",
+            f"    raise ToolError({_q(code)}, id=record_key)",
+        ]
+
+    def _read_me(self, tool: BuiltTool, params: list[_Param]) -> None:
+        resource = tool.plan.resource
+        assert resource is not None
+        errors: dict[str, str] = {}
+        lines: list[str] = []
+        self._caller_key(resource, errors, lines)
+        lines.append(f"return state.{resource.name}[record_key]")
+        record = self.writer.records[id(resource.record)]
+        self._finish(tool, params, "Get the signed-in caller's own record.", "read", record, errors, lines)
+
+    def _write_me(self, tool: BuiltTool, params: list[_Param]) -> None:
+        resource = tool.plan.resource
+        assert resource is not None
+        errors: dict[str, str] = {}
+        lines: list[str] = []
+        for p in params:
+            if p.stored and p.required:  # only the fields given change
+                p.required = False
+                p.spec = {**p.spec, "default": None}
+                if not str(p.spec["type"]).endswith("| None"):
+                    p.spec["type"] = f"{p.spec['type']} | None"
+        self._ref_checks(resource, params, errors, lines, tool)
+        self._caller_key(resource, errors, lines)
+        lines.append(f"updated = state.{resource.name}.edit(record_key)")
+        lines += self._apply(params, "updated", skip=set())
+        lines.append("return updated")
+        record = self.writer.records[id(resource.record)]
+        description = "Change the signed-in caller's own record: only the fields given change."
+        self._finish(tool, params, description, "write", record, errors, lines)
 
     def _call(self, tool: BuiltTool, params: list[_Param]) -> None:
         self.uses_requests = True

@@ -9,6 +9,11 @@ concept:
   (`same_value`) and the state hash.
 - `_state`: a session's state, keyed collections over a frozen seed with
   copy-on-write writes, atomic per call.
+- `_keys`: record keys (strings, integers, tuples) and their one text form on
+  the wire.
+- `_pages`: pages of a list tool's results (cursor, offset and page styles).
+- `_caller`: who calls and when: the session's principal and scopes, and its
+  clock, as bodies read them.
 - `_tools`: a body's signature as an argument model and the MCP tool's schemas.
 - `_calls`: the call boundary: `ToolError` (a domain error the model reads)
   versus environment faults (masked and flagged).
@@ -34,6 +39,7 @@ relatively.
 
 from . import guarded_re
 from ._bounds import CallBoundExceeded, CallLimits
+from ._caller import AUTH_ERRORS, Auth, advance, session_now, session_principal, session_scopes
 from ._calls import ToolError, error_result, python_json, python_text, text_of
 from ._catalog import (
     MANIFEST_NAME,
@@ -71,6 +77,8 @@ from ._judge import (
     judge,
     with_defaults,
 )
+from ._keys import JsonArray, KeyKind, key_from_wire, key_kind_of_schema, key_to_wire
+from ._pages import PAGE_ERRORS, PageStyle, Paging
 from ._protocol import (
     API_VERSION,
     CONTROL_CLOSE,
@@ -85,13 +93,16 @@ from ._protocol import (
     CONTROL_VIEW,
     ERROR_META_KEY,
     FAULT_META_KEY,
+    FORBIDDEN,
+    INVALID_CURSOR,
     NEW_SESSION,
     REFS_META_KEY,
     RETURNED_ERROR,
     SESSION_META_KEY,
+    UNAUTHENTICATED,
     check_api_version,
 )
-from ._state import Collection, Session, StateBase, load_json_seed
+from ._state import Collection, KeyedCollection, Session, StateBase, load_json_seed
 from ._tasks import Assertion, Call, Judge, Task, UserScenario, load_tasks, parse_task
 from ._tools import ToolDef
 from ._values import (
@@ -108,6 +119,7 @@ from ._values import (
 
 __all__ = [
     "API_VERSION",
+    "AUTH_ERRORS",
     "CONTROL_CLOSE",
     "CONTROL_INVARIANTS",
     "CONTROL_PREFIX",
@@ -120,13 +132,18 @@ __all__ = [
     "CONTROL_VIEW",
     "ERROR_META_KEY",
     "FAULT_META_KEY",
+    "FORBIDDEN",
+    "INVALID_CURSOR",
     "MANIFEST_NAME",
     "NEW_SESSION",
+    "PAGE_ERRORS",
     "REFS_META_KEY",
     "RETURNED_ERROR",
     "SESSION_META_KEY",
     "TRIVIAL_ANSWERS",
+    "UNAUTHENTICATED",
     "Assertion",
+    "Auth",
     "Call",
     "CallBoundExceeded",
     "CallLimits",
@@ -139,9 +156,14 @@ __all__ = [
     "FrozenDict",
     "FrozenList",
     "InfraError",
+    "JsonArray",
     "Judge",
+    "KeyKind",
+    "KeyedCollection",
     "MCPFactoryError",
     "Number",
+    "PageStyle",
+    "Paging",
     "ReadOnlyError",
     "Run",
     "RunCall",
@@ -161,6 +183,7 @@ __all__ = [
     "UnsafePattern",
     "UserScenario",
     "Verdict",
+    "advance",
     "canonical_json",
     "catalog_root",
     "catalog_tasks",
@@ -171,6 +194,9 @@ __all__ = [
     "freeze",
     "guarded_re",
     "judge",
+    "key_from_wire",
+    "key_kind_of_schema",
+    "key_to_wire",
     "load_json_seed",
     "load_tasks",
     "parse_fact",
@@ -182,6 +208,9 @@ __all__ = [
     "runnable_envs",
     "same_value",
     "server_module",
+    "session_now",
+    "session_principal",
+    "session_scopes",
     "spec_files_sha256",
     "spec_path",
     "state_sha256",

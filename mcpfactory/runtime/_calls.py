@@ -38,6 +38,7 @@ import mcp_types as types
 import pydantic
 
 from ._bounds import CallBoundExceeded, Watchdog
+from ._caller import acting_on, missing_scope
 from ._protocol import ERROR_META_KEY, FAULT_META_KEY, RETURNED_ERROR
 from ._state import Session
 from ._tools import ToolDef
@@ -153,12 +154,20 @@ def run_call(
         message, fields = describe_validation_error(name, exc)
         return error_result(message, ERROR_META_KEY, {"code": "invalid_arguments", "fields": fields})
     kwargs = dict(validated.__dict__)
+    page = tool.page.take(kwargs) if tool.page is not None else None
     for injected in tool.injected:
         kwargs[injected] = session.state if injected == "state" else session.rng
     session.writable = tool.effect == "write"
     try:
-        with watchdog.bounded() if watchdog is not None else contextlib.nullcontext():
+        with watchdog.bounded() if watchdog is not None else contextlib.nullcontext(), acting_on(session):
+            if tool.scopes is not None:
+                refused = missing_scope(session, tool.scopes)
+                if refused is not None:
+                    raise ToolError(refused[0], **refused[1])
             value = tool.func(**kwargs)
+            if page is not None:
+                assert tool.page is not None
+                value = tool.page.apply(value, *page)
             # Inside the boundary: a result that cannot be shown, or a rule that crashes, is a bug of the body.
             if tool.render == "python":
                 text, structured = python_text(value), python_json(value)
@@ -178,6 +187,8 @@ def run_call(
             ]
         for collection, writes in prepared:
             collection._apply(writes)
+        if session.pending_clock is not None:
+            session.clock = session.pending_clock
     except CallBoundExceeded as exc:
         _rollback(session)
         return fault(name, exc, exc.what)
@@ -197,6 +208,7 @@ def run_call(
     finally:
         session.touched.clear()
         session.writable = False
+        session.pending_clock = None
     content: list[types.ContentBlock] = [types.TextContent(text=text)]
     if returned_error:
         meta = {ERROR_META_KEY: {"code": RETURNED_ERROR}}

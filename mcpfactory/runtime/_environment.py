@@ -20,7 +20,10 @@ import mcp_types as types
 import pydantic
 
 from ._bounds import CallLimits, Watchdog
+from ._caller import AUTH_ERRORS, Auth, acting_on, parse_clock
 from ._calls import error_result, fault_result, run_call
+from ._keys import KeyKind, key_to_wire, key_to_wire_or_none
+from ._pages import Paging
 from ._protocol import ERROR_META_KEY
 from ._state import Session, StateBase
 from ._tools import INJECTED, Effect, Render, ToolDef, tool_def
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["Environment", "Scenario"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_UNSET: Any = object()
 
 
 class Scenario:
@@ -65,10 +69,13 @@ class Environment:
         instructions: str | None,
         state_class: type[StateBase],
         seed: Callable[[], Mapping[str, Mapping[str, Any]]],
-        records: Mapping[str, tuple[str | None, Any]],
+        records: Mapping[str, tuple[str | tuple[str, ...] | None, Any]],
         clock: datetime,
         default_seed: int = 0,
         limits: CallLimits | None = None,
+        keys: Mapping[str, KeyKind] | None = None,
+        auth: Auth | None = None,
+        session_clock: bool = False,
     ) -> None:
         self.name = name
         self.version = version
@@ -90,6 +97,15 @@ class Environment:
         self.scenario_def: Scenario | None = None
         self.views: dict[str, Callable[[Any], Any]] = {}
         self._faults = itertools.count(1)
+        # Collections keyed by integers or tuples (the others are keyed by strings); docs/spec.md "Keys".
+        self.key_kinds: dict[str, KeyKind] = {c: k for c, k in (keys or {}).items() if k != "str"}
+        # Who calls a new session (docs/spec.md "Auth"), and whether now() reads each session's clock ("Time").
+        self.auth = auth
+        self.default_principal: Any = auth.check_principal(auth.default) if auth is not None else None
+        self.default_scopes: frozenset[str] = (
+            frozenset(auth.default_scopes) if auth is not None and auth.default is not None else frozenset()
+        )
+        self.session_clock = session_clock
 
     def set_limits(self, limits: CallLimits) -> None:
         """Bound every later call by `limits` (CPU seconds and memory growth per call)."""
@@ -105,18 +121,25 @@ class Environment:
         render: Render = "json",
         error_when: Callable[[Any], bool] | None = None,
         refs: Mapping[str, str] | None = None,
+        page: Paging | None = None,
+        scopes: tuple[str, ...] | None = None,
     ) -> Callable[[_F], _F]:
         """Register a tool body; its signature and docstring define the MCP tool.
 
         `render` says how a result becomes its text block; `error_when` marks
         returned values that are errors (both in `mcpfactory.runtime._calls`);
         `refs` maps each parameter that names a record to its collection (listed
-        in the tool's `_meta`, for harnesses and the verifier).
+        in the tool's `_meta`, for harnesses and the verifier); `page` returns
+        the body's list a page at a time (`mcpfactory.runtime._pages`); `scopes`
+        are what a caller needs (`mcpfactory.runtime._caller`).
         """
+
+        # With auth, every tool may refuse a caller (from its body, or by its scopes): auth's errors are its own.
+        declared = {**AUTH_ERRORS, **(errors or {})} if self.auth is not None else errors or {}
 
         def register(func: _F) -> _F:
             self.tools[func.__name__] = tool_def(
-                func, effect, errors or {}, render=render, error_when=error_when, refs=refs
+                func, effect, declared, render=render, error_when=error_when, refs=refs, page=page, scopes=scopes
             )
             return func
 
@@ -214,7 +237,8 @@ class Environment:
         probe = Session(self, seed)
         for injected in scenario.injected:
             kwargs[injected] = probe.state if injected == "state" else probe.rng
-        state = scenario.func(**kwargs)
+        with acting_on(probe):
+            state = scenario.func(**kwargs)
         session = self.session_from_state(state, seed)
         # The body's generator is the session's: its draws are consumed, and a body may reseed it
         # (`rng.seed(...)`) when the scenario itself fixes the world's randomness.
@@ -222,18 +246,62 @@ class Environment:
         return session
 
     def validate_record(self, collection: str, key: str, record: Any) -> None:
-        """Raise if `record` is not a valid record of `collection` stored under `key`."""
+        """Raise if `record` is not a valid record of `collection` stored under `key` (its text form)."""
         key_field, adapter = self._validators[collection]
         adapter.validate_python(record, strict=True)
-        if key_field is not None and record.get(key_field) != key:
-            raise ValueError(f"{collection}[{key!r}].{key_field} is {record.get(key_field)!r}, not its key")
+        if key_field is None:
+            return
+        if isinstance(key_field, tuple):
+            value: Any = tuple(record.get(f) for f in key_field)
+            if key_to_wire(value) != key:
+                fields = ", ".join(key_field)
+                raise ValueError(f"{collection}[{key!r}] has ({fields}) = {value!r}, not its key")
+            return
+        value = record.get(key_field)
+        if value != key and key_to_wire_or_none(value) != key:
+            raise ValueError(f"{collection}[{key!r}].{key_field} is {value!r}, not its key")
+
+    def start_as(
+        self,
+        session: Session,
+        *,
+        principal: Any = _UNSET,
+        scopes: Any = None,
+        clock: Any = None,
+    ) -> None:
+        """Give a new session its caller (`principal`, `scopes`) and clock, as a reset or a task asks.
+
+        A principal of None makes the session anonymous; scopes default to the
+        spec's `default_scopes` for a principal, none without one. Raises
+        `ValueError` naming what is wrong (an environment without auth, a
+        principal of the wrong shape, an unknown scope, a clock that is not an
+        ISO datetime or one given to an environment whose clock is fixed).
+        """
+        auth = self.auth
+        if principal is not _UNSET or scopes is not None:
+            if auth is None:
+                raise ValueError(f"environment {self.name} declares no auth, so a session has no principal or scopes")
+            if principal is not _UNSET:
+                session.principal = auth.check_principal(principal)
+                session.scopes = frozenset(auth.default_scopes) if session.principal is not None else frozenset()
+            if scopes is not None:
+                if session.principal is None:
+                    raise ValueError("scopes need a principal: an anonymous session holds none")
+                session.scopes = auth.check_scopes(scopes)
+        if clock is not None:
+            if not self.session_clock:
+                raise ValueError(
+                    f"environment {self.name} has a fixed clock (the spec's clock); declare `time: session` to set it"
+                )
+            session.clock = parse_clock(clock)
 
     def check_invariants(self, session: Session) -> list[dict[str, str]]:
         """Return the invariants `session`'s state violates, each `{name, message}`."""
         violations = []
         for name, message, check in self.invariants:
             try:
-                holds = bool(check(session.state))
+                with acting_on(session):
+                    holds = bool(check(session.state))
             except Exception as exc:  # a crashing check is a violation, reported with its cause
                 violations.append({"name": name, "message": f"{message} (check raised {exc!r})"})
                 continue
@@ -247,7 +315,8 @@ class Environment:
         if view is None:
             known = ", ".join(sorted(self.views)) or "none"
             raise LookupError(f"no view {name!r} (views: {known})")
-        return thaw(view(session.state))
+        with acting_on(session):
+            return thaw(view(session.state))
 
     # calls -------------------------------------------------------------------
     def call(self, session: Session, name: str, arguments: Mapping[str, Any] | None) -> types.CallToolResult:

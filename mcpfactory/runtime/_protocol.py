@@ -20,17 +20,23 @@ __all__ = [
     "CONTROL_VIEW",
     "ERROR_META_KEY",
     "FAULT_META_KEY",
+    "FORBIDDEN",
+    "INVALID_CURSOR",
     "NEW_SESSION",
     "REFS_META_KEY",
     "RETURNED_ERROR",
     "SESSION_META_KEY",
+    "UNAUTHENTICATED",
     "check_api_version",
 ]
 
-API_VERSION = (1, 1)
+API_VERSION = (1, 2)
 """The runtime API generated servers are written against: (major, minor).
 
-1.1 added `render` and `error_when` to `Environment.tool`.
+1.1 added `render` and `error_when` to `Environment.tool`; 1.2 added integer
+and composite keys (`KeyedCollection`, `Environment(keys=...)`), pages
+(`Environment.tool(page=...)`), auth (`Environment(auth=...)`,
+`Environment.tool(scopes=...)`) and the per-session clock.
 
 A generated server records the version it was compiled for and checks it at
 import (`check_api_version`): the majors must be equal and the runtime's minor
@@ -51,6 +57,15 @@ ERROR_META_KEY = "io.mcpfactory/error"
 
 RETURNED_ERROR = "returned_error"
 """Error code of a result whose returned value the tool's `error_when` marks as an error (its writes are kept)."""
+
+UNAUTHENTICATED = "unauthenticated"
+"""Error code of a call refused because the session has no principal (HTTP's 401); docs/spec.md "Auth"."""
+
+FORBIDDEN = "forbidden"
+"""Error code of a call refused because the caller lacks a scope it needs (HTTP's 403); docs/spec.md "Auth"."""
+
+INVALID_CURSOR = "invalid_cursor"
+"""Error code of a paged call given a cursor that no page of the tool handed out; docs/spec.md "Pages"."""
 
 FAULT_META_KEY = "io.mcpfactory/fault"
 """Result `_meta` key of an environment fault: `{"kind": "env_fault", "id": ..., "tool": ...}`."""

@@ -261,9 +261,10 @@ def _control(
 
 
 def _reset(env: Environment, arguments: Mapping[str, Any], replace: Callable[[Session | None], None]) -> dict[str, Any]:
-    unknown = sorted(set(arguments) - {"seed", "state", "patch", "scenario", "hash"})
+    allowed = ("seed", "state", "patch", "scenario", "hash", "principal", "scopes", "clock")
+    unknown = sorted(set(arguments) - set(allowed))
     if unknown:
-        raise ValueError(f"unknown argument(s) {', '.join(unknown)} (seed, state, patch, scenario, hash)")
+        raise ValueError(f"unknown argument(s) {', '.join(unknown)} ({', '.join(allowed)})")
     seed = arguments.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise ValueError("seed must be an integer")
@@ -276,6 +277,9 @@ def _reset(env: Environment, arguments: Mapping[str, Any], replace: Callable[[Se
         session = env.session_from_scenario(_mapping(arguments["scenario"], "scenario"), seed)
     else:
         session = env.new_session(seed, _mapping(arguments.get("patch") or {}, "patch"))
+    caller = {name: arguments[name] for name in ("principal", "scopes", "clock") if name in arguments}
+    if caller:
+        env.start_as(session, **caller)
     replace(session)
     # Hashing reads the whole state: only on request, so a reset stays O(patch).
     result: dict[str, Any] = {"reset": True}

@@ -68,6 +68,7 @@ _TASK_FIELDS = (
 )
 _JUDGE_FIELDS = ("kind", "view", "results", "state", "mask", "any_key", "assertions", "facts", "never", "ignore_args")
 _INITIAL_KINDS = ("patch", "state", "scenario")
+_INITIAL_CALLER = ("principal", "scopes", "clock")  # who calls and when, beside (or instead of) a start
 JudgeKind = Literal["state", "turns"]
 _SCENARIO_FIELDS = ("opening", "goal", "known", "unknown", "persona", "confirm", "stop", "turns")
 _DIFFICULTIES = ("easy", "medium", "hard")
@@ -348,9 +349,18 @@ class _Reader:
         return tuple(names)
 
     def initial(self, value: Any, where: str) -> None:
-        value = self.fields(value, where, _INITIAL_KINDS, where)
-        if len(value) != 1 or not isinstance(next(iter(value.values())), dict):
+        value = self.fields(value, where, (*_INITIAL_KINDS, *_INITIAL_CALLER), where)
+        starts = [value[kind] for kind in _INITIAL_KINDS if kind in value]
+        if len(starts) > 1 or not all(isinstance(start, dict) for start in starts) or not value:
             self.fail(where, 'null, {"patch": {...}}, {"state": {...}} or {"scenario": {...}}')
+        principal = value.get("principal")
+        if "principal" in value and principal is not None and not isinstance(principal, dict):
+            self.fail(_join(where, "principal"), "an object (who the caller is), or null for an anonymous caller")
+        scopes = value.get("scopes")
+        if "scopes" in value and not (isinstance(scopes, list) and all(isinstance(s, str) for s in scopes)):
+            self.fail(_join(where, "scopes"), "a list of scope names")
+        if "clock" in value and not isinstance(value["clock"], str):
+            self.fail(_join(where, "clock"), "an ISO 8601 datetime, e.g. '2024-05-15T10:00:00'")
 
     def tool_turns(self, value: Any, turns: int) -> dict[str, int]:
         if value is None:

@@ -20,6 +20,8 @@ import pydantic
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import CoreSchema
 
+from ._caller import AUTH_ERRORS
+from ._pages import Paging
 from ._protocol import REFS_META_KEY
 
 __all__ = ["INJECTED", "Effect", "Render", "ToolDef", "tool_def"]
@@ -69,6 +71,8 @@ class ToolDef:
     mcp_tool: types.Tool = field(repr=False)
     render: Render = "json"
     error_when: Callable[[Any], bool] | None = field(default=None, repr=False)
+    page: Paging | None = None
+    scopes: tuple[str, ...] | None = None  # the scopes a caller needs (empty: a principal, any scope); None: anyone
 
 
 def tool_def(
@@ -79,15 +83,22 @@ def tool_def(
     render: Render = "json",
     error_when: Callable[[Any], bool] | None = None,
     refs: Mapping[str, str] | None = None,
+    page: Paging | None = None,
+    scopes: tuple[str, ...] | None = None,
 ) -> ToolDef:
     """Build the definition of the tool whose body is `func`.
 
     `render` says how its results become text; `error_when`, if given, marks
     the returned values that are errors (see `mcpfactory.runtime._calls`);
-    `refs` maps the parameters that name records to their collections.
+    `refs` maps the parameters that name records to their collections; `page`
+    makes the tool return pages of the list its body returns
+    (`mcpfactory.runtime._pages`); `scopes` are what a caller needs
+    (`mcpfactory.runtime._caller`).
     """
     if render not in ("json", "python"):
         raise ValueError(f"render must be 'json' or 'python', not {render!r}")
+    if page is not None or scopes is not None:  # the refusals they add are the tool's errors too
+        errors = {**(page.errors if page else {}), **(AUTH_ERRORS if scopes is not None else {}), **errors}
     name = func.__name__
     hints = typing.get_type_hints(func, include_extras=True)
     fields: dict[str, Any] = {}
@@ -98,10 +109,13 @@ def tool_def(
             continue
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[param.name] = (hints[param.name], default)
+    if page is not None:
+        fields.update(page.fields())
     config = pydantic.ConfigDict(extra="forbid", strict=True)
     arguments = pydantic.create_model(f"{name}_arguments", __config__=config, **fields)
     input_schema = arguments.model_json_schema(schema_generator=_SchemaNoTitles)
-    output_schema = pydantic.TypeAdapter(hints["return"]).json_schema(schema_generator=_SchemaNoTitles)
+    returns = hints["return"] if page is None else page.result_type(hints["return"])
+    output_schema = pydantic.TypeAdapter(returns).json_schema(schema_generator=_SchemaNoTitles)
     wraps = not _is_object_schema(output_schema)
     if wraps:
         defs = output_schema.pop("$defs", None)
@@ -135,4 +149,6 @@ def tool_def(
         tool,
         render,
         error_when,
+        page,
+        scopes,
     )

@@ -2,6 +2,7 @@
 
 from mcpfactory.spec._loader import LoadedSpec, ResolvedField, ResolvedParam, load_spec, spec_sha256
 from mcpfactory.spec._model import (
+    AuthSpec,
     CallSpec,
     CollectionSpec,
     EnvSpec,
@@ -9,6 +10,7 @@ from mcpfactory.spec._model import (
     FieldSpec,
     InvariantSpec,
     LimitsSpec,
+    PageSpec,
     ParamSpec,
     ToolSpec,
     TypeSpec,
@@ -16,6 +18,7 @@ from mcpfactory.spec._model import (
 from mcpfactory.spec._types import TypeExpr
 
 __all__ = [
+    "AuthSpec",
     "CallSpec",
     "CollectionSpec",
     "EnvSpec",
@@ -24,6 +27,7 @@ __all__ = [
     "InvariantSpec",
     "LimitsSpec",
     "LoadedSpec",
+    "PageSpec",
     "ParamSpec",
     "ResolvedField",
     "ResolvedParam",

@@ -25,15 +25,18 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from typing_extensions import TypedDict
 
 from mcpfactory.errors import SpecError, SpecIssue
-from mcpfactory.runtime import Number
+from mcpfactory.runtime import AUTH_ERRORS, PAGE_ERRORS, JsonArray, Number, Paging, key_to_wire
 from mcpfactory.runtime._catalog import spec_files_sha256
 from mcpfactory.spec import _restrict
+from mcpfactory.spec._context import ResolvedAuth, body_names, check_context
 from mcpfactory.spec._input import MAX_DATA_BYTES, MAX_SPEC_BYTES, InputProblem, load_json, load_yaml, read_text
-from mcpfactory.spec._model import Constraints, EnvSpec, FieldSpec, ParamSpec
+from mcpfactory.spec._keys import KeyInfo, resolve_keys
+from mcpfactory.spec._model import Constraints, EnvSpec, FieldSpec, ParamSpec, ToolSpec
 from mcpfactory.spec._names import NameRules
+from mcpfactory.spec._pages import resolve_page
 from mcpfactory.spec._source import Loc, Source, display_path, plain, value_issues
 from mcpfactory.spec._text import printable, visible
-from mcpfactory.spec._types import TypeExpr, TypeSyntaxError, literal_from_enum, parse_type
+from mcpfactory.spec._types import RefTargets, TypeExpr, TypeSyntaxError, literal_from_enum, parse_type
 
 __all__ = [
     "LoadedSpec",
@@ -112,6 +115,9 @@ class LoadedSpec:
     scenario: list[ResolvedParam] | None = None  # the scenario's parameters, when the spec declares one
     views: dict[str, TypeExpr] = field(default_factory=dict)  # view name -> its type
     unions: dict[str, ResolvedUnion] = field(default_factory=dict)  # named unions, also listed (empty) in types
+    keys: dict[str, KeyInfo] = field(default_factory=dict)  # collection -> its key (docs/spec.md "Keys")
+    pages: dict[str, Paging] = field(default_factory=dict)  # paged tools (docs/spec.md "Pages")
+    auth: ResolvedAuth | None = None  # who calls (docs/spec.md "Auth")
 
     @property
     def name(self) -> str:
@@ -119,6 +125,12 @@ class LoadedSpec:
 
     def validator(self, type_expr: TypeExpr) -> pydantic.TypeAdapter[Any]:
         return pydantic.TypeAdapter(_python_type(type_expr, self.python_types))
+
+    def result_validator(self, tool: str) -> pydantic.TypeAdapter[Any]:
+        """What a call of `tool` returns: its body's type, or a page of it for a paged tool."""
+        returns = _python_type(self.returns[tool], self.python_types)
+        page = self.pages.get(tool)
+        return pydantic.TypeAdapter(returns if page is None else page.result_type(returns))
 
 
 def spec_sha256(path: Path, data_files: Iterable[Path] = ()) -> str:
@@ -280,7 +292,10 @@ def _python_type(expr: TypeExpr, named: dict[str, Any]) -> Any:
     if expr.kind == "literal":
         return Literal[expr.values]
     if expr.kind == "ref":
-        return str
+        return _python_type(expr.args[0], named) if expr.args else str
+    if expr.kind == "tuple":
+        parts = tuple.__class_getitem__(tuple(_python_type(arg, named) for arg in expr.args))
+        return Annotated[parts, JsonArray]
     if expr.kind == "union":
         return functools.reduce(operator.or_, (_python_type(arg, named) for arg in expr.args))
     return named[expr.name]
@@ -425,6 +440,10 @@ class _Analysis:
         self.records: dict[str, str] = {c: s.record for c, s in spec.collections.items()}
         self.tool_errors: dict[str, dict[str, str]] = {}
         self.unions: dict[str, ResolvedUnion] = {}
+        self.keys: dict[str, KeyInfo] = {}
+        self.pages: dict[str, Paging] = {}
+        self.auth: ResolvedAuth | None = None
+        self.body_names = body_names(spec)  # what auth and time add to bodies (principal(), advance(), ...)
         self.names = NameRules(
             types=[*spec.types, *self.records.values()],
             tools=spec.tools,
@@ -449,7 +468,8 @@ class _Analysis:
         except ValueError:
             self.c.add(("clock",), f"clock {spec.clock!r} is not an ISO datetime", "e.g. '2024-05-15T10:00:00'")
         known = self._declare_names()
-        collections = set(spec.collections)
+        self.keys = resolve_keys(spec, known, self.c.add)
+        collections = RefTargets(spec.collections, {c: k.type for c, k in self.keys.items()})
         raw_fields: dict[str, tuple[Loc, dict[str, Any]]] = {}
         for name, type_spec in spec.types.items():
             if type_spec.union is None:
@@ -472,8 +492,13 @@ class _Analysis:
                 python_types[name] = _typed_dict(name, self.types[name], python_types)
         self._check_keys()
         seed, seed_files = self._load_seeds(python_types)
+        self.auth = check_context(spec, known, python_types, lambda e: _python_type(e, python_types), self.c.add)
         helpers = self._check_helpers(known, collections, python_types)
         self.tool_errors = self._tool_errors()
+        for tool_name, tool_spec in spec.tools.items():
+            added = self._added_errors(tool_spec)
+            if added:
+                self.tool_errors[tool_name] = {**self.tool_errors[tool_name], **added}
         params, returns = self._check_tools(known, collections, python_types)
         self._check_invariants()
         if spec.error_when is not None:
@@ -499,7 +524,17 @@ class _Analysis:
             tool_errors=self.tool_errors,
             scenario=scenario,
             views=views,
+            keys=self.keys,
+            pages=self.pages,
+            auth=self.auth,
         )
+
+    def _added_errors(self, tool: ToolSpec | None) -> dict[str, str]:
+        """The errors auth and a cursor page add to a tool (or, for None, to a helper)."""
+        added = dict(AUTH_ERRORS) if self.spec.auth is not None else {}
+        if tool is not None and tool.page is not None and tool.page.style == "cursor":
+            added.update(PAGE_ERRORS)
+        return added
 
     def _resolve_unions(self, known: set[str], colls: set[str]) -> dict[str, ResolvedUnion]:
         """Check each `union:` type: named object types, and a discriminator every one of them fixes."""
@@ -631,18 +666,12 @@ class _Analysis:
         return order
 
     def _check_keys(self) -> None:
+        """A list seed needs a declared key field; the key's own type is checked by `resolve_keys`."""
         for coll, coll_spec in self.spec.collections.items():
             fields = {f.name: f for f in self.types[coll_spec.record]}
+            if not isinstance(coll_spec.key, str):
+                continue
             key_field = fields.get(coll_spec.key)
-            if (
-                key_field is not None
-                and key_field.type.kind not in ("ref",)
-                and key_field.type != TypeExpr("scalar", "str")
-            ):
-                self.c.add(
-                    ("collections", coll, "fields", coll_spec.key),
-                    f"key field '{coll_spec.key}' must be a str (keys are JSON object keys)",
-                )
             if key_field is None and isinstance(coll_spec.seed, list) and coll_spec.seed:
                 self.c.add(
                     ("collections", coll, "key"),
@@ -662,19 +691,20 @@ class _Analysis:
                 if raw is None:
                     continue
                 files[coll] = coll_spec.seed  # type: ignore[assignment]
-            fields = {f.name for f in self.types[coll_spec.record]}
-            key_field = coll_spec.key
+            info = self.keys[coll]
             # Each record with the location to blame: its own line inline, the seed line for a file.
             rows: list[tuple[str, Any, Loc]] = []
             if isinstance(raw, list):
-                if key_field not in fields:
+                if info.fields is None:
                     continue  # reported by _check_keys
                 seen: set[str] = set()
                 for index, record in enumerate(raw):
                     at = (*loc, index) if inline else loc
-                    key = record.get(key_field) if isinstance(record, dict) else None
-                    if not isinstance(key, str):
-                        self.c.add(at, f"seed row {index} has no string key field '{key_field}'")
+                    key = info.of(record)
+                    if key is None:
+                        what = {"str": "string key field", "int": "integer key field", "tuple": "key fields"}
+                        names = info.fields if isinstance(info.fields, str) else ", ".join(info.fields)
+                        self.c.add(at, f"seed row {index} has no {what[info.kind]} '{names}'")
                         continue
                     if key in seen:
                         self.c.add(at, f"seed row {index}: duplicate key {key!r}")
@@ -695,8 +725,12 @@ class _Analysis:
                     where = f"{where}: " if where else ""
                     self.c.add(at, f"seed record {key!r} does not match {coll_spec.record}: {where}{first['msg']}")
                     continue
-                if key_field in fields and record.get(key_field) != key:
-                    self.c.add(at, f"seed record {key!r} has {key_field}={record.get(key_field)!r}, not its key")
+                if isinstance(info.fields, str) and info.of(record) != key:
+                    field_value = record.get(info.fields)
+                    self.c.add(at, f"seed record {key!r} has {info.fields}={field_value!r}, not its key")
+                elif isinstance(info.fields, tuple) and info.of(record) != key:
+                    found = key_to_wire(tuple(record.get(f) for f in info.fields))
+                    self.c.add(at, f"seed record {key!r} carries the key {found!r} in its key fields")
             seed[coll] = {key: record for key, record, _ in rows}
         return seed, files
 
@@ -779,7 +813,8 @@ class _Analysis:
                 self.c.type_issue((*hloc, "returns"), exc)
                 returns = TypeExpr("scalar", "any")
             self._check_templates(hloc, helper.errors)
-            self._check_code((*hloc, "body"), helper.body, params=[p.name for p in params], errors=helper.errors)
+            errors = {**helper.errors, **self._added_errors(None)}
+            self._check_code((*hloc, "body"), helper.body, params=[p.name for p in params], errors=errors)
             if _calls_names(helper.body, {"rng"}):
                 self.c.add((*hloc, "body"), "helpers cannot use rng", "draw the value in the tool and pass it in")
             helpers[name] = (params, returns)
@@ -840,10 +875,16 @@ class _Analysis:
             except TypeSyntaxError as exc:
                 self.c.type_issue((*tloc, "returns"), exc)
             self._check_templates(tloc, tool.errors)
-            self._check_code((*tloc, "body"), tool.body, params=[p.name for p in params], errors=tool.errors)
+            errors = {**tool.errors, **self._added_errors(tool)}
+            self._check_code((*tloc, "body"), tool.body, params=[p.name for p in params], errors=errors)
             if tool.error_when is not None:
                 self._check_code((*tloc, "error_when"), tool.error_when, names=RESULT_NAMES)
-            if tool_name in returns:
+            if tool.page is not None:
+                wire = [p.wire_name for p in params]
+                page = resolve_page((*tloc, "page"), tool.page, returns.get(tool_name), wire, self.c.add)
+                if page is not None:
+                    self.pages[tool_name] = page
+            if tool_name in returns and (tool.page is None or tool_name in self.pages):
                 self._check_examples(tool_name, params, returns[tool_name], python_types)
         return all_params, returns
 
@@ -861,7 +902,11 @@ class _Analysis:
         else:
             type_names = set(self.types)
             violations = _restrict.check_body(
-                source, params=params, error_templates=errors, type_names=type_names, helpers=self.spec.helpers
+                source,
+                params=params,
+                error_templates=errors,
+                type_names=type_names,
+                helpers={*self.spec.helpers, *self.body_names},
             )
         for v in violations:
             line, col = self.c.source.body_position(loc, v.line, v.col)
@@ -879,10 +924,14 @@ class _Analysis:
             for p in params
             if p.name.isidentifier() and not p.name.startswith("_")  # a bad name is reported already
         }
+        page = self.pages.get(tool_name)
+        if page is not None:
+            fields.update(page.fields())
         model = pydantic.create_model(
             f"{tool_name}_args", __config__=pydantic.ConfigDict(extra="forbid", strict=True), **fields
         )
-        result_adapter = pydantic.TypeAdapter(_python_type(returns, python_types))
+        result_type = _python_type(returns, python_types)
+        result_adapter = pydantic.TypeAdapter(result_type if page is None else page.result_type(result_type))
         for index, example in enumerate(tool.examples):
             eloc: Loc = ("tools", tool_name, "examples", index)
             try:
@@ -903,7 +952,8 @@ class _Analysis:
                     first = exc.errors(include_url=False)[0]
                     where = ".".join(str(p) for p in first["loc"])
                     at = f"{where}: " if where else ""
-                    self.c.add((*eloc, "returns"), f"example result is not a {tool.returns}: {at}{first['msg']}")
+                    what = tool.returns if page is None else f"page of {tool.returns}"
+                    self.c.add((*eloc, "returns"), f"example result is not a {what}: {at}{first['msg']}")
             for cindex, call in enumerate(example.before):
                 if call.tool not in self.spec.tools:
                     self.c.add(

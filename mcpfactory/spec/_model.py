@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CONSTRAINT_NAMES",
+    "AuthSpec",
     "CallSpec",
     "CollectionSpec",
     "Constraints",
@@ -17,6 +18,7 @@ __all__ = [
     "HelperSpec",
     "InvariantSpec",
     "LimitsSpec",
+    "PageSpec",
     "ParamSpec",
     "ScenarioSpec",
     "ToolSpec",
@@ -110,7 +112,10 @@ class CollectionSpec(_Strict):
     """A keyed collection of records: part of the state."""
 
     record: str = Field(description="Name of the record type, e.g. 'Book'.", pattern=IDENTIFIER)
-    key: str = Field(description="Name of the key; if a field of that name is declared it must equal the key.")
+    key: str | list[str] = Field(
+        description="Name of the key field (a str or int field; if declared it must equal the key), or a list of "
+        "str/int fields that together make a composite key, e.g. [owner, repo, number]."
+    )
     description: str | None = None
     fields: dict[str, str | FieldSpec]
     seed: str | list[dict[str, Any]] | dict[str, dict[str, Any]] = Field(
@@ -139,6 +144,20 @@ class ExampleSpec(_Strict):
         return "returns" in self.model_fields_set
 
 
+class PageSpec(_Strict):
+    """How a list tool returns its results a page at a time; the body returns the whole list."""
+
+    style: Literal["cursor", "offset", "page"] = Field(
+        description="cursor: an opaque next_cursor; offset: items to skip; page: a page number from 1."
+    )
+    size: int = Field(20, ge=1, description="Items in a page when the caller gives no limit.")
+    max_size: int = Field(100, ge=1, le=10_000, description="The largest limit a caller may ask for.")
+    params: dict[str, str] = Field(
+        default_factory=dict,
+        description="Argument names other than the defaults (cursor, offset, page, limit), e.g. {limit: per_page}.",
+    )
+
+
 class ToolSpec(_Strict):
     """A tool: its interface, the domain errors it may raise, its body and examples."""
 
@@ -153,6 +172,12 @@ class ToolSpec(_Strict):
     examples: list[ExampleSpec] = Field(default_factory=list)
     render: Render | None = Field(None, description=_RENDER + " Default: the environment's.")
     error_when: str | None = Field(None, description=_ERROR_WHEN + " Default: the environment's.")
+    page: PageSpec | None = Field(None, description="Return the body's list a page at a time (list tools).")
+    scopes: list[str] | None = Field(
+        None,
+        description="Scopes a caller needs, all of them (from auth.scopes); [] needs only a signed-in caller. "
+        "Refused with 'unauthenticated' without a principal, 'forbidden' without a scope.",
+    )
 
 
 class HelperSpec(_Strict):
@@ -205,6 +230,19 @@ class LimitsSpec(_Strict):
     memory_mb: float = Field(256, gt=0, le=65536, description="Megabytes one call may grow the server's memory by.")
 
 
+class AuthSpec(_Strict):
+    """Who calls: the principal's type, the scopes the environment knows, and who a new session is."""
+
+    principal: str = Field(description="The type of principal(): a named object type or record type.")
+    default: dict[str, Any] | None = Field(
+        None, description="The principal of a new session; omitted or null: sessions start anonymous."
+    )
+    scopes: list[str] = Field(default_factory=list, description="Every scope tools may require, e.g. [repo, user].")
+    default_scopes: list[str] | None = Field(
+        None, description="The scopes of a new session's principal; default: all of `scopes`."
+    )
+
+
 class EnvSpec(_Strict):
     """An environment: state, tools and invariants, compiled into a standalone MCP server."""
 
@@ -213,6 +251,12 @@ class EnvSpec(_Strict):
     version: str = "0.1.0"
     policy: str | None = Field(None, description="Rules shown to agents as the server's instructions.")
     clock: str = Field("2024-01-01T00:00:00", description="ISO datetime that now() returns in bodies.")
+    time: Literal["fixed", "session"] = Field(
+        "fixed",
+        description="fixed: now() is always `clock`; session: each session's clock starts at `clock` and moves "
+        "forward when a write tool calls advance(...).",
+    )
+    auth: AuthSpec | None = Field(None, description="Callers: a principal() and scopes tools may require.")
     seed: int = Field(0, description="Default seed of each session's random generator.")
     render: Render = Field("json", description=_RENDER)
     error_when: str | None = Field(None, description=_ERROR_WHEN)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import ast
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SCALARS", "TypeExpr", "TypeSyntaxError", "parse_type"]
+__all__ = ["SCALARS", "RefTargets", "TypeExpr", "TypeSyntaxError", "parse_type"]
 
 SCALARS: Mapping[str, str] = {
     "str": "str",
@@ -36,9 +36,27 @@ class TypeSyntaxError(ValueError):
         self.hint = hint
 
 
+class RefTargets(set[str]):
+    """The collections a `ref[...]` may name, with the type of each one's keys where it is not `str`.
+
+    A `ref[issues]` to a collection keyed by integers is an `int` (docs/spec.md
+    "Keys"); one keyed by several fields is a tuple of theirs.
+    """
+
+    def __init__(self, names: Iterable[str], key_types: Mapping[str, TypeExpr] | None = None) -> None:
+        super().__init__(names)
+        self.key_types: dict[str, TypeExpr] = {
+            name: expr for name, expr in (key_types or {}).items() if expr != TypeExpr("scalar", "str")
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class TypeExpr:
-    """A parsed type: `kind` is scalar, list, dict, optional, literal, named, union (of named types) or ref."""
+    """A parsed type: scalar, list, dict, optional, literal, named, union (of named types), ref or tuple.
+
+    A `ref` to a collection whose keys are not strings holds its key type as its
+    one argument; a `tuple` (a composite key's type) is never written in a spec.
+    """
 
     kind: str
     name: str = ""  # scalar name, named type, or ref'd collection
@@ -65,10 +83,18 @@ class TypeExpr:
         if self.kind == "literal":
             return "Literal[" + ", ".join(repr(v) for v in self.values) + "]"
         if self.kind == "ref":
-            return "str"
+            return self.args[0].annotation() if self.args else "str"
+        if self.kind == "tuple":  # given as a JSON array (mcpfactory.runtime.JsonArray)
+            return f"Annotated[{self.plain_annotation()}, JsonArray]"
         if self.kind == "union":
             return " | ".join(arg.annotation() for arg in self.args)
         return self.name
+
+    def plain_annotation(self) -> str:
+        """The annotation of a key type as bodies hold it: `tuple[str, int]` for a composite key."""
+        if self.kind == "tuple":
+            return "tuple[" + ", ".join(arg.annotation() for arg in self.args) + "]"
+        return self.annotation()
 
     def is_object(self) -> bool:
         return self.kind in ("named", "dict", "union")
@@ -157,7 +183,8 @@ def _convert(node: ast.expr, known: set[str], collections: set[str]) -> TypeExpr
                     items[0].col_offset,
                     _suggest(target, sorted(collections)),
                 )
-            return TypeExpr("ref", target)
+            key_type = collections.key_types.get(target) if isinstance(collections, RefTargets) else None
+            return TypeExpr("ref", target, args=(key_type,) if key_type is not None else ())
         options = sorted(_GENERICS)
         raise TypeSyntaxError(f"unknown generic '{head}'", col, _suggest(head, options))
     raise TypeSyntaxError(f"not a type: {ast.unparse(node)!r}", col)

@@ -33,7 +33,7 @@ import mcp_types as types
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis_jsonschema import from_schema
 
-from mcpfactory.runtime import REFS_META_KEY
+from mcpfactory.runtime import REFS_META_KEY, KeyKind, key_from_wire
 from mcpfactory.spec import LoadedSpec
 
 __all__ = ["Call", "CallSpace", "CreatedKey", "draw_many"]
@@ -135,10 +135,12 @@ class CallSpace:
     ) -> None:
         self.tools = {name: tool for name, tool in tools.items() if name in spec.spec.tools}
         self.spec = spec
-        self.keys = {coll: sorted(records) for coll, records in spec.seed.items()}
+        self.key_kinds: dict[str, KeyKind] = {coll: key.kind for coll, key in spec.keys.items()}
+        self.keys = {coll: [self.argument(coll, key) for key in sorted(records)] for coll, records in spec.seed.items()}
         self.key_names: dict[str, str] = {}
         for coll, coll_spec in spec.spec.collections.items():
-            self.key_names.setdefault(coll_spec.key, coll)
+            if isinstance(coll_spec.key, str):
+                self.key_names.setdefault(coll_spec.key, coll)
         field_values: dict[str, set[Any]] = {}
         for records in spec.seed.values():
             for name, values in _scalar_values(records.values()).items():
@@ -164,6 +166,11 @@ class CallSpace:
         self.validators = {
             name: jsonschema.Draft202012Validator(tool.input_schema) for name, tool in self.tools.items()
         }
+
+    def argument(self, collection: str, key: str) -> Any:
+        """A key of `collection`, from its text form in a state, as an argument gives it (a tuple as a JSON array)."""
+        value = key_from_wire(key, self.key_kinds.get(collection, "str"))
+        return list(value) if isinstance(value, tuple) else value
 
     # ------------------------------------------------------------------ schema walking
     def schema_strategy(
@@ -381,7 +388,8 @@ class CallSpace:
             if isinstance(value, CreatedKey):
                 created = [k for k, r in changes.get(value.collection, {}).items() if r is not None]
                 created = [k for k in created if k not in self.spec.seed.get(value.collection, {})] or created
-                pool = created or self.keys.get(value.collection) or ["missing"]
+                native = [self.argument(value.collection, k) for k in created]
+                pool = native or self.keys.get(value.collection) or ["missing"]
                 value = pool[value.index % len(pool)]
             resolved[name] = copy.deepcopy(value)
         return resolved

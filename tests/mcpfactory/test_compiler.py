@@ -117,10 +117,11 @@ for node in ast.walk(tree):
 """
 
 
-def test_generated_code_is_formatted_lint_clean_and_type_checks() -> None:
+@pytest.mark.parametrize("spec", GOLDEN_SPECS, ids=lambda p: p.parent.name)
+def test_generated_code_is_formatted_lint_clean_and_type_checks(spec: Path) -> None:
     from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
 
-    folder = GOLDEN / "library"
+    folder = spec.parent
     ruff = find_ruff_bin()
     subprocess.run([ruff, "format", "--check", str(folder)], check=True, cwd=REPO, capture_output=True)
     subprocess.run([ruff, "check", str(folder)], check=True, cwd=REPO, capture_output=True)

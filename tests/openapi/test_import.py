@@ -69,7 +69,7 @@ def test_resources_relations_and_operations_are_mapped() -> None:
     assert spec["collections"]["pets"]["fields"]["ownerId"] == "ref[owners]"
     assert spec["collections"]["visits"]["fields"]["vetId"] == "ref[vets]"
     assert spec["collections"]["visits"]["fields"]["reason"] == {"type": "str | None", "optional": True}
-    assert spec["collections"]["vets"]["fields"]["id"] == "str"
+    assert spec["collections"]["vets"]["fields"]["id"] == "int"  # the document types it so
     assert spec["types"]["Address"]["fields"]["postalCode"] == {"type": "str", "optional": True}
     assert spec["types"]["PetVaccinationsItem"] == {
         "fields": {"vaccine": "str", "date": {"type": "str", "format": "date"}}

@@ -83,7 +83,7 @@ def test_every_catalog_task_round_trips_through_its_json() -> None:
         (
             {**GOOD, "initial_state": {"seed": {}}},
             "initial_state.seed",
-            "unknown field (allowed: patch, state, scenario)",
+            "unknown field (allowed: patch, state, scenario, principal, scopes, clock)",
         ),
         ({**GOOD, "user_scenario": {"goal": "x"}}, "user_scenario.opening", "required, a non-empty string"),
         ({**GOOD, "difficulty": "trivial"}, "difficulty", "one of easy, medium, hard (got 'trivial')"),

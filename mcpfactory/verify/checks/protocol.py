@@ -144,6 +144,9 @@ def _check_tools(ctx: CheckContext, listed: list[types.Tool], evidence: Evidence
         properties = set(tool.input_schema.get("properties", {}))
         params = {_wire_name(p) for p in ctx.spec.params[tool.name]}
         required = {_wire_name(p) for p in ctx.spec.params[tool.name] if not p.has_default}
+        page = ctx.spec.pages.get(tool.name)
+        if page is not None:  # a paged tool's page arguments, which have defaults
+            params |= {page.name(role) for role in page.roles}
         if properties != params or set(tool.input_schema.get("required", ())) != required:
             evidence.add(
                 "parameters",

@@ -205,7 +205,9 @@ BAD = {
                 18,
                 "tools.open_issue.params.principal",
                 "parameter name 'principal' is taken by the body's principal()",
-            )
+            ),
+            # ... and the body checker sees the call to it as a call to that parameter.
+            (103, 16, "tools.open_issue.body", "'principal' is a parameter here, and a parameter cannot be called"),
         ],
     ),
     "default_principal_of_another_type": (

@@ -55,7 +55,7 @@ async def resources_live_as_documented(ctx: CheckContext) -> Passed:
         raise Skipped(f"not an imported API (no {REPORT_NAME} beside the spec)")
     try:
         report = json.loads(report_path.read_text(encoding="utf-8"))
-        operations = list(report["operations"])
+        operations = [entry for entry in report["operations"] if isinstance(entry, dict)]
         document_name = str(report["document"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise Failed(f"{REPORT_NAME} cannot be read", [f"{type(exc).__name__}: {exc}"]) from None
@@ -95,7 +95,9 @@ async def resources_live_as_documented(ctx: CheckContext) -> Passed:
         if collection is None:
             continue
         resource = resources.setdefault(collection, _Resource(collection))
-        resource.tools.setdefault(kind, (tool, by_label[label]))
+        chosen = resource.tools.get(kind)
+        if chosen is None or _required(spec.tools[tool]) < _required(spec.tools[chosen[0]]):
+            resource.tools[kind] = (tool, by_label[label])
     runnable = {name: r for name, r in resources.items() if "create" in r.tools or "get" in r.tools}
     if not runnable and not evidence:
         raise Skipped("the imported API has no resource with a create or get tool")
@@ -137,6 +139,7 @@ class _Run:
         self.resource = resource
         self.evidence = evidence
         self.calls = 0
+        self.said: set[str] = set()
         self.keys: dict[str, str] = {}  # collection -> the key used for its ref parameters
         self.key_field = ctx.spec.spec.collections[resource.collection].key
 
@@ -147,7 +150,10 @@ class _Run:
         return await self.session.call(tool, arguments)
 
     def fail(self, kind: str, line: str) -> None:
-        self.evidence.add(kind, f"{self.resource.collection}: {line}")
+        text = f"{self.resource.collection}: {line}"
+        if text not in self.said:  # the same finding, met again on a later step, is one finding
+            self.said.add(text)
+            self.evidence.add(kind, text)
 
     def properties(self, tool: str) -> tuple[dict[str, Any], set[str]]:
         listed = self.listed.get(tool)
@@ -195,7 +201,9 @@ class _Run:
             wanted = _argument(param.name, properties)
             if wanted is None or wanted in arguments or wanted not in required:
                 continue
-            arguments[wanted] = sampler.value(copy.deepcopy(param.shape), param.name, 1)
+            value = sampler.value(copy.deepcopy(param.shape), param.name, 1)
+            if _plain(value):
+                arguments[wanted] = value
         return arguments
 
     # ------------------------------------------------------------------ the lifecycle
@@ -277,11 +285,15 @@ class _Run:
                 continue
             original = copy.deepcopy(spec.shape)
             value = sampler.value(copy.deepcopy(spec.shape), name, index)
-            if value is None or not fits(original.without_null(), value):
+            if value is None or not _plain(value) or not fits(original.without_null(), value):
                 if argument in required:
                     self.fail("no document value", f"{tool}: no value of {name!r} fits the document's schema")
                 continue
             given[argument] = value
+        if op.body is not None and op.body.kind != "object" and "body" in properties and "body" not in arguments:
+            value = sampler.value(copy.deepcopy(op.body), "body", index)
+            if _plain(value) and fits(op.body, value):
+                given["body"] = value
         for argument in required:
             if argument not in given and argument not in arguments:
                 self.fail("parameter gained", f"{tool} requires {argument!r}, which the document's request does not")
@@ -349,6 +361,10 @@ class _Run:
 
     async def listed_once(self, key: str, current: dict[str, Any] | None) -> None:
         tool, op = self.resource.tools["list"]
+        _, required = self.properties(tool)
+        for argument, collection in self.refs(tool).items():
+            if argument in required and collection != self.resource.collection and collection not in self.keys:
+                return  # it lists the records under another record, which the created one is not linked to
         arguments = self.base_arguments(tool, op)
         if arguments is None:
             return
@@ -425,6 +441,20 @@ class _Run:
         again = await self.call(tool, arguments)
         if again.kind != "error":
             self.fail("delete not kept", f"deleting {key} twice: {again.describe()}")
+
+
+def _required(tool: Any) -> int:
+    """How many parameters a tool spec requires (those without a default)."""
+    return sum(1 for param in tool.params.values() if isinstance(param, str) or not param.has_default)
+
+
+def _plain(value: Any) -> bool:
+    """Whether a sampled value is plain JSON (a value the sampler could not make is not)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _argument(name: str, properties: Mapping[str, Any]) -> str | None:

@@ -126,3 +126,15 @@ def test_a_hand_written_spec_is_not_an_imported_api() -> None:
         Status.SKIPPED,
         "not an imported API (no import-report.json beside the spec)",
     )
+
+
+def test_a_required_parameter_the_document_does_not_have_fails(imported: Imported, tmp_path: Path) -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        tool = data["tools"]["add_owner"]
+        tool["params"]["nickname"] = "str"
+        for example in tool["examples"]:
+            example["args"]["nickname"] = "Mo"
+
+    result = _lifecycle(imported, tmp_path, mutate)
+    assert result.status is Status.FAILED
+    assert result.evidence == ("owners: add_owner requires 'nickname', which the document's request does not",)

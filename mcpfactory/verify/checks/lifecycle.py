@@ -267,11 +267,14 @@ class _Run:
         refs = self.refs(tool)
         fields = object_fields(op.body)
         given: dict[str, Any] = {}
+        documented = {a for p in op.params if (a := _argument(p.name, properties)) is not None}
         sampler = Sampler()
         for name, spec in fields.items():
             if spec.shape.read_only or name == self.key_field:
                 continue
             argument = _argument(name, properties)
+            if argument is not None:
+                documented.add(argument)
             if argument is None:
                 if spec.required and op.body_required:
                     self.fail("parameter lost", f"{tool} takes no {name!r}, which the document's request requires")
@@ -286,18 +289,22 @@ class _Run:
             original = copy.deepcopy(spec.shape)
             value = sampler.value(copy.deepcopy(spec.shape), name, index)
             if value is None or not _plain(value) or not fits(original.without_null(), value):
-                if argument in required:
-                    self.fail("no document value", f"{tool}: no value of {name!r} fits the document's schema")
-                continue
+                continue  # if the tool requires it, said below
             given[argument] = value
         if op.body is not None and op.body.kind != "object" and "body" in properties and "body" not in arguments:
             value = sampler.value(copy.deepcopy(op.body), "body", index)
             if _plain(value) and fits(op.body, value):
                 given["body"] = value
+        if "body" in given:
+            documented.add("body")
         for argument in required:
-            if argument not in given and argument not in arguments:
+            if argument in given or argument in arguments:
+                continue
+            if argument not in documented:
                 self.fail("parameter gained", f"{tool} requires {argument!r}, which the document's request does not")
-                return None
+            else:
+                self.fail("no document value", f"{tool}: no value drawn from the document's schema fits {argument!r}")
+            return None
         return given
 
     async def forbidden(self, tool: str, op: Any, good: dict[str, Any], key: str | None) -> None:

@@ -202,7 +202,7 @@ def _report(
 
 
 def write_environment(imported: Imported, root: Path, *, force: bool = False) -> Path:
-    """Write `root/<name>/spec.yaml` and compile it; raise `FileExistsError` unless `force`."""
+    """Write `root/<name>/spec.yaml` with its import report beside it and compile it; raise `FileExistsError` unless `force`."""
     target = root / imported.name
     if target.exists():
         if not force:
@@ -218,6 +218,9 @@ def write_environment(imported: Imported, root: Path, *, force: bool = False) ->
             loaded = dataclasses.replace(imported.compiled, path=spec_path, sha256=spec_sha256(spec_path))
             for file_name, source in generate(loaded).items():
                 (target / file_name).write_text(source, encoding="utf-8")
+        # The verifier's lifecycle check reads which tool each operation became from here, and the document.
+        report = dataclasses.replace(imported.report, document=str(Path(imported.report.document).resolve()))
+        report.write(target / "import-report.json")
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise

@@ -36,6 +36,7 @@ def test_the_pet_clinic_document_becomes_an_environment_that_passes_every_check(
         "static",
         "protocol",
         "examples",
+        "lifecycle",
         "fuzz",
         "determinism",
         "isolation",

@@ -92,9 +92,11 @@ class ServerProcess:
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             raise self.problem(f"the server closed its stdin{self._exit_note()}") from None
 
-    async def request(self, method: str, params: dict[str, Any] | None, bound: float) -> dict[str, Any]:
+    async def request(
+        self, method: str, params: dict[str, Any] | None, bound: float, *, patience: float | None = None
+    ) -> dict[str, Any]:
         """Send a request and return its result; raise `StdioProblem` on an error, garbage, exit or timeout."""
-        reply = await self.exchange(method, params, bound)
+        reply = await self.exchange(method, params, bound, patience=patience)
         if "error" in reply:
             raise self.problem(f"{method} failed: {json.dumps(reply['error'])[:300]}")
         result = reply["result"]
@@ -102,8 +104,14 @@ class ServerProcess:
             raise self.problem(f"{method} answered a result that is not an object")
         return result
 
-    async def exchange(self, method: str, params: dict[str, Any] | None, bound: float) -> dict[str, Any]:
-        """Send a request and return the whole reply, result or error; raise `StdioProblem` on garbage, exit or timeout."""
+    async def exchange(
+        self, method: str, params: dict[str, Any] | None, bound: float, *, patience: float | None = None
+    ) -> dict[str, Any]:
+        """Send a request and return the whole reply, result or error; raise `StdioProblem` on garbage, exit or timeout.
+
+        `patience` caps, in seconds, how long a server that keeps using CPU may take (default: PATIENCE x `bound`).
+        """
+        longest = bound * PATIENCE if patience is None else min(bound * PATIENCE, max(bound, patience))
         self._next_id += 1
         ident = self._next_id
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": ident, "method": method}
@@ -132,7 +140,7 @@ class ServerProcess:
                 idle += step
             if idle >= bound:
                 raise self.problem(f"no answer to {method} within {bound:.1f} s and no progress (the server hangs)")
-            if waited >= bound * PATIENCE:
+            if waited >= longest:
                 raise self.problem(f"no answer to {method} within {waited:.0f} s although the server kept running")
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:

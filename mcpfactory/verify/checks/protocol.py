@@ -47,7 +47,11 @@ async def server_speaks_mcp_over_stdio(ctx: CheckContext) -> Passed:
     try:
         await server.start()
         try:
-            init = await server.request("initialize", _initialize_params(), ctx.options.start_bound)
+            # A server that spins while starting is told from a slow one by CPU use; give it at most half the
+            # check's budget, so that the finding comes with its evidence before the worker is stopped.
+            init = await server.request(
+                "initialize", _initialize_params(), ctx.options.start_bound, patience=ctx.options.budget / 2
+            )
         except StdioProblem as exc:
             ctx.server_starts = False
             raise Failed("the server does not start over stdio", exc.evidence()) from None

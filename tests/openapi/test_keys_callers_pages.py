@@ -289,6 +289,7 @@ def test_the_imported_environment_passes_every_check(tmp_path: Path, imported: I
         "static",
         "protocol",
         "examples",
+        "lifecycle",
         "fuzz",
         "determinism",
         "isolation",

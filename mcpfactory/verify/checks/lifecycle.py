@@ -38,6 +38,8 @@ __all__ = ["REPORT_NAME", "resources_live_as_documented"]
 REPORT_NAME = "import-report.json"
 ROLES = ("create", "get", "list", "update", "delete")
 _MAX_VIOLATIONS = 6  # forbidden values tried per write tool
+_MAX_PAGES = 50  # pages of a paged list read before giving up
+Key = str | int  # a record key as tools take it (an integer key stays an int)
 
 
 @dataclass
@@ -99,7 +101,14 @@ async def resources_live_as_documented(ctx: CheckContext) -> Passed:
         if chosen is None or _required(spec.tools[tool]) < _required(spec.tools[chosen[0]]):
             resource.tools[kind] = (tool, by_label[label])
     runnable = {name: r for name, r in resources.items() if "create" in r.tools or "get" in r.tools}
+    # A key of several fields (a nested path's parents and the item) is not followed through the steps yet.
+    composite = sorted(name for name in runnable if not isinstance(spec.collections[name].key, str))
+    runnable = {name: r for name, r in runnable.items() if name not in composite}
     if not runnable and not evidence:
+        if composite:
+            raise Skipped(
+                f"only resources with composite keys, which this check does not follow: {', '.join(composite)}"
+            )
         raise Skipped("the imported API has no resource with a create or get tool")
     steps = 0
     covered: dict[str, list[str]] = {}
@@ -116,7 +125,8 @@ async def resources_live_as_documented(ctx: CheckContext) -> Passed:
     if evidence:
         raise Failed(f"imported resources do not behave as documented: {evidence.summary()}", evidence.lines, stats)
     shown = ", ".join(f"{name} ({'/'.join(roles)})" for name, roles in covered.items())
-    return Passed(f"{len(covered)} resource(s) live as documented in {steps} calls: {shown}", stats)
+    left = f"; not followed (composite keys): {', '.join(composite)}" if composite else ""
+    return Passed(f"{len(covered)} resource(s) live as documented in {steps} calls: {shown}{left}", stats)
 
 
 def _find_document(name: str, report_path: Path) -> Path | None:
@@ -140,8 +150,10 @@ class _Run:
         self.evidence = evidence
         self.calls = 0
         self.said: set[str] = set()
-        self.keys: dict[str, str] = {}  # collection -> the key used for its ref parameters
-        self.key_field = ctx.spec.spec.collections[resource.collection].key
+        self.keys: dict[str, Key] = {}  # collection -> the key used for its ref parameters
+        key_field = ctx.spec.spec.collections[resource.collection].key
+        assert isinstance(key_field, str), "composite keys are left out before a run"
+        self.key_field = key_field
 
     # ------------------------------------------------------------------ calls and arguments
 
@@ -172,15 +184,24 @@ class _Run:
                 out[alias or variable] = found.group(1)
         return out
 
-    def seed_key(self, collection: str) -> str | None:
+    def typed_key(self, collection: str, wire: str) -> Key:
+        """A seed record's key as a tool takes it: the record's own key value (an int for integer keys)."""
+        record = (self.ctx.spec.seed.get(collection) or {}).get(wire)
+        field = self.ctx.spec.spec.collections[collection].key
+        value = record.get(field) if isinstance(record, dict) and isinstance(field, str) else None
+        return value if isinstance(value, str | int) and not isinstance(value, bool) else wire
+
+    def seed_key(self, collection: str) -> Key | None:
         if collection == self.resource.collection and "key" in self.keys:
             return self.keys["key"]
         if collection in self.keys:
             return self.keys[collection]
         records = self.ctx.spec.seed.get(collection) or {}
-        key = next(iter(records), None)
-        if key is not None:
-            self.keys[collection] = key
+        wire = next(iter(records), None)
+        if wire is None:
+            return None
+        key = self.typed_key(collection, wire)
+        self.keys[collection] = key
         return key
 
     def base_arguments(self, tool: str, op: Any) -> dict[str, Any] | None:
@@ -210,7 +231,7 @@ class _Run:
 
     async def go(self) -> None:
         tools = self.resource.tools
-        key: str | None = None
+        key: Key | None = None
         created: dict[str, Any] | None = None
         if "create" in tools:
             made = await self.create(*tools["create"])
@@ -232,11 +253,11 @@ class _Run:
         if "delete" in tools:
             await self.delete(*tools["delete"], key)
 
-    def seed_last(self) -> str | None:
+    def seed_last(self) -> Key | None:
         records = self.ctx.spec.seed.get(self.resource.collection) or {}
-        return list(records)[-1] if records else None
+        return self.typed_key(self.resource.collection, list(records)[-1]) if records else None
 
-    async def create(self, tool: str, op: Any) -> tuple[str, dict[str, Any]] | None:
+    async def create(self, tool: str, op: Any) -> tuple[Key, dict[str, Any]] | None:
         arguments = self.base_arguments(tool, op)
         if arguments is None:
             self.fail("create not run", f"{tool}: a key it needs has no record in the seed")
@@ -251,7 +272,7 @@ class _Run:
             return None
         record = outcome.value
         key = record.get(self.key_field)
-        if not isinstance(key, str):
+        if not isinstance(key, str | int) or isinstance(key, bool):
             self.fail("create failed", f"{outcome.call_text()} returned no key {self.key_field!r}")
             return None
         self.check_holds(outcome, record, given, "create")
@@ -307,7 +328,7 @@ class _Run:
             return None
         return given
 
-    async def forbidden(self, tool: str, op: Any, good: dict[str, Any], key: str | None) -> None:
+    async def forbidden(self, tool: str, op: Any, good: dict[str, Any], key: Key | None) -> None:
         """Each value the document forbids must be refused, and change nothing."""
         from mcpfactory.openapi._document import object_fields
 
@@ -351,7 +372,7 @@ class _Run:
         collection = self.ctx.spec.spec.collections[self.resource.collection]
         return argument in collection.fields
 
-    async def get(self, key: str, expected: dict[str, Any] | None, when: str) -> dict[str, Any] | None:
+    async def get(self, key: Key, expected: dict[str, Any] | None, when: str) -> dict[str, Any] | None:
         if "get" not in self.resource.tools:
             return expected
         tool, op = self.resource.tools["get"]
@@ -366,7 +387,7 @@ class _Run:
             self.fail("get disagrees", f"{when}: {outcome.describe()}, expected {canonical_json(expected)[:160]}")
         return dict(outcome.value)
 
-    async def listed_once(self, key: str, current: dict[str, Any] | None) -> None:
+    async def listed_once(self, key: Key, current: dict[str, Any] | None) -> None:
         tool, op = self.resource.tools["list"]
         _, required = self.properties(tool)
         for argument, collection in self.refs(tool).items():
@@ -375,17 +396,44 @@ class _Run:
         arguments = self.base_arguments(tool, op)
         if arguments is None:
             return
-        outcome = await self.call(tool, arguments)
-        if outcome.kind != "ok" or not isinstance(outcome.value, list):
-            self.fail("list failed", outcome.describe())
+        listing = await self.every_item(tool, arguments)
+        if listing is None:
             return
-        found = [r for r in outcome.value if isinstance(r, dict) and r.get(self.key_field) == key]
+        outcome, items = listing
+        found = [r for r in items if isinstance(r, dict) and r.get(self.key_field) == key]
         if len(found) != 1:
             self.fail("list disagrees", f"{outcome.call_text()} lists record {key} {len(found)} times, not once")
         elif current is not None and canonical_json(found[0]) != canonical_json(current):
             self.fail("list disagrees", f"{outcome.call_text()} lists {key} as {canonical_json(found[0])[:160]}")
 
-    async def update(self, tool: str, op: Any, key: str, current: dict[str, Any]) -> dict[str, Any]:
+    async def every_item(self, tool: str, arguments: dict[str, Any]) -> tuple[Outcome, list[Any]] | None:
+        """What a list tool lists, over all its pages when it is paged (`{items, next_...}`); None if it failed."""
+        page = self.ctx.spec.pages.get(tool)
+        start, limit = page.roles if page is not None else ("", "")
+        if page is not None:
+            arguments = {**arguments, page.name(limit): page.max_size}
+        items: list[Any] = []
+        for _ in range(_MAX_PAGES):
+            outcome = await self.call(tool, arguments)
+            value = outcome.value
+            if outcome.kind == "ok" and page is None and isinstance(value, list):
+                return outcome, value
+            if outcome.kind != "ok" or page is None or not isinstance(value, dict):
+                break
+            if not isinstance(value.get("items"), list):
+                break
+            items.extend(value["items"])
+            following = value.get(f"next_{start}")
+            if following is None:
+                return outcome, items
+            arguments = {**arguments, page.name(start): following}
+        else:
+            self.fail("list failed", f"{tool} still had more pages after {_MAX_PAGES}")
+            return None
+        self.fail("list failed", outcome.describe())
+        return None
+
+    async def update(self, tool: str, op: Any, key: Key, current: dict[str, Any]) -> dict[str, Any]:
         arguments = self.base_arguments(tool, op)
         if arguments is None:
             return current
@@ -422,7 +470,7 @@ class _Run:
             return after
         return dict(outcome.value)
 
-    async def delete(self, tool: str, op: Any, key: str) -> None:
+    async def delete(self, tool: str, op: Any, key: Key) -> None:
         arguments = self.base_arguments(tool, op)
         if arguments is None:
             return
@@ -441,10 +489,9 @@ class _Run:
                 self.fail("delete not kept", f"after {outcome.call_text()}: {after.describe()}, not {want}")
         if "list" in self.resource.tools:
             list_tool, list_op = self.resource.tools["list"]
-            listing = await self.call(list_tool, self.base_arguments(list_tool, list_op) or {})
-            still = listing.kind == "ok" and isinstance(listing.value, list)
-            if still and any(isinstance(r, dict) and r.get(self.key_field) == key for r in listing.value):
-                self.fail("delete not kept", f"after {outcome.call_text()}, {listing.call_text()} still lists {key}")
+            listing = await self.every_item(list_tool, self.base_arguments(list_tool, list_op) or {})
+            if listing is not None and any(isinstance(r, dict) and r.get(self.key_field) == key for r in listing[1]):
+                self.fail("delete not kept", f"after {outcome.call_text()}, {listing[0].call_text()} still lists {key}")
         again = await self.call(tool, arguments)
         if again.kind != "error":
             self.fail("delete not kept", f"deleting {key} twice: {again.describe()}")

@@ -21,6 +21,7 @@ the environment's own randomness is seeded per session.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import logging
@@ -390,7 +391,8 @@ class _Synthesis:
         goals = [s for s in chain.steps if s.role == "goal" or (s.role == "identity" and not s.read_only)]
         # A registration's details are said once, in the request to register.
         identity = () if chain.steps[0].role == "identity" and not chain.steps[0].read_only else chain.identity
-        brief = brief_for(
+        describe = functools.partial(
+            brief_for,
             goals,
             [s for s in chain.steps if s.role == "lookup"],
             self.graph,
@@ -404,6 +406,7 @@ class _Synthesis:
             ask=ask,
             who=who,
         )
+        brief = describe()
         if brief is None:
             return Rejected("undescribable", "a record the task needs cannot be told apart without its id")
         if check_opening(template_opening(brief), brief):
@@ -431,21 +434,7 @@ class _Synthesis:
         self._tally(checked)
         judge["ignore_args"] = checked.ignore_args
         # What does not matter when the calls are compared is not part of what the user asks for.
-        brief = brief_for(
-            goals,
-            [s for s in chain.steps if s.role == "lookup"],
-            self.graph,
-            StateView(self.seed_state, goals[0].before if goals else {}),
-            principal=chain.principal,
-            principal_collection=self.world.principal,
-            identity=identity,
-            pool=self._pool(chain.principal),
-            internal=self._internal,
-            outputs=outputs,
-            ask=ask,
-            who=who,
-            ignored={} if asks else checked.ignore_args,
-        )
+        brief = describe(ignored={} if asks else checked.ignore_args)
         if brief is None:
             return Rejected("undescribable", "a record the task needs cannot be told apart without its id")
         lookups = len(brief.hidden)

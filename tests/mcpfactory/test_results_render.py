@@ -16,8 +16,6 @@ from mcpfactory.errors import SpecError
 from mcpfactory.runtime import RETURNED_ERROR, EnvClient, python_json, python_text
 from mcpfactory.spec import load_spec
 
-pytestmark = pytest.mark.anyio
-
 SPEC = """
 name: shelf
 description: Labelled boxes on a shelf.
@@ -104,11 +102,6 @@ views:
     body: |
       return sorted(state.boxes)
 """
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

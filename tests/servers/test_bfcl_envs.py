@@ -1,12 +1,12 @@
-"""bfcl_twitter, bfcl_trading, bfcl_travel and bfcl_vehicle reproduce BFCL's classes exactly, through MCP.
+"""The eight bfcl_* environments reproduce BFCL's classes exactly, through MCP.
 
-Every recorded base-category call of TwitterAPI, TradingBot, TravelAPI and
-VehicleControlAPI (ground truth and probes) is replayed on the environment's
-server: each text block must equal BFCL's `bfcl_output`, each `isError` its
-`is_error`, and the `bfcl` view's canonical SHA-256 the recorded state hash at
-the start and after every turn (`tests/servers/bfcl_vectors.py`). The replay
-runs in memory; one smoke test per environment goes through `python -m
-servers.<env> --control` over stdio, in a time zone other than the recording's.
+Every recorded base-category call of each class (ground truth and probes) is
+replayed on the environment's server: each text block must equal BFCL's
+`bfcl_output`, each `isError` its `is_error`, and the `bfcl` view's canonical
+SHA-256 the recorded state hash at the start and after every turn
+(`tests/servers/bfcl_vectors.py`). The replay runs in memory; one smoke test
+per environment goes through `python -m servers.<env> --control` over stdio,
+in a time zone other than the recording's.
 """
 
 from __future__ import annotations
@@ -22,19 +22,16 @@ from mcpfactory.runtime import EnvClient, server_module
 from tests.conftest import CATALOG
 from tests.servers.bfcl_vectors import Replayer, load, missing_reason, recorded
 
-pytestmark = pytest.mark.anyio
-
 ENVS = {
+    "bfcl_file_system": "GorillaFileSystem",
+    "bfcl_math": "MathAPI",
+    "bfcl_message": "MessageAPI",
+    "bfcl_ticket": "TicketAPI",
     "bfcl_trading": "TradingBot",
     "bfcl_travel": "TravelAPI",
     "bfcl_twitter": "TwitterAPI",
     "bfcl_vehicle": "VehicleControlAPI",
 }
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def _skip_unless_ready(env: str) -> None:
